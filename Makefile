@@ -1,0 +1,52 @@
+# Build, test and run the Telegram bot gateway. `make help` lists targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+PKG := github.com/tgbotsvc/tgbot
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
+STATICCHECK_VERSION := v0.8.2
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN_DIR)/staticcheck
+BINARIES := receiver sender tgemu
+EXTRA_BINARIES := $(patsubst cmd/%/,%,$(filter-out $(addprefix cmd/,$(addsuffix /,$(BINARIES))),$(wildcard cmd/*/)))
+
+.PHONY: all help build test unit lint vet fmt tools demo bench clean compose-check
+
+all: build
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/receiver, bin/sender, bin/tgemu (and the other tools in cmd/)
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES) $(EXTRA_BINARIES))
+
+test: tools vet lint compose-check ## vet, lint, validate compose files, and run every test with -race
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+unit: ## go test -race without the linters
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+vet: ## go vet
+	$(GO) vet ./...
+
+lint: tools ## staticcheck
+	$(STATICCHECK) ./...
+
+fmt: ## gofmt the tree
+	gofmt -s -w $$(git ls-files '*.go')
+
+tools: ## install the linter (pinned) if missing
+	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+compose-check: ## validate docker-compose files (docker-compose v1 if present, else the Go parser test)
+	@if [ -f docker-compose.yml ] && command -v docker-compose >/dev/null 2>&1; then \
+		cp -n .env.example .env 2>/dev/null || true; \
+		docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"; \
+		docker-compose -f docker-compose.yml --profile offline config -q 2>/dev/null || true; \
+	else echo "docker-compose not installed: compose files are checked by go test ./deployments/..."; fi
+
+clean: ## remove build output
+	rm -rf $(BIN)

@@ -1,0 +1,99 @@
+// Package storage is the thin layer over bbolt that the services share: one
+// embedded, crash-safe database file per service in DATA_DIR, with JSON
+// values and big-endian sequence keys so that cursor order is insertion
+// order. bbolt is used instead of a hand-written log because its
+// transactions are fsync'ed and atomic: an accepted request or an outbox
+// event is on disk before we answer or acknowledge.
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrNotFound is returned by Get when the key does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DB is a bbolt database with JSON helpers.
+type DB struct {
+	*bolt.DB
+}
+
+// Open opens (creating if needed) the database at path and the given buckets.
+// It fails fast, instead of hanging, when another process holds the file.
+func Open(path string, buckets ...string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open store %s: locked by another process", path)
+		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &DB{DB: db}, nil
+}
+
+// Put stores v as JSON under key in bucket.
+func Put(tx *bolt.Tx, bucket string, key []byte, v any) error {
+	b := tx.Bucket([]byte(bucket))
+	if b == nil {
+		return fmt.Errorf("bucket %s missing", bucket)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", bucket, err)
+	}
+	return b.Put(key, data)
+}
+
+// Get decodes the JSON under key in bucket into v, or returns ErrNotFound.
+func Get(tx *bolt.Tx, bucket string, key []byte, v any) error {
+	b := tx.Bucket([]byte(bucket))
+	if b == nil {
+		return fmt.Errorf("bucket %s missing", bucket)
+	}
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// Uint64Key encodes n big-endian so byte order equals numeric order.
+func Uint64Key(n uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, n)
+	return k
+}
+
+// KeyUint64 decodes a key made by Uint64Key.
+func KeyUint64(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}
