@@ -1,0 +1,253 @@
+package event
+
+import (
+	"github.com/gotd/td/fileid"
+	"github.com/gotd/td/tg"
+)
+
+// Entities are the users and chats that came with an update, by ID.
+type Entities struct {
+	Users    map[int64]*tg.User
+	Chats    map[int64]*tg.Chat
+	Channels map[int64]*tg.Channel
+}
+
+// NewEntities indexes the users and chats of an updates container.
+func NewEntities(users []tg.UserClass, chats []tg.ChatClass) Entities {
+	e := Entities{
+		Users:    make(map[int64]*tg.User, len(users)),
+		Chats:    map[int64]*tg.Chat{},
+		Channels: map[int64]*tg.Channel{},
+	}
+	for _, u := range users {
+		if u, ok := u.(*tg.User); ok {
+			e.Users[u.ID] = u
+		}
+	}
+	for _, c := range chats {
+		switch c := c.(type) {
+		case *tg.Chat:
+			e.Chats[c.ID] = c
+		case *tg.Channel:
+			e.Channels[c.ID] = c
+		}
+	}
+	return e
+}
+
+// InputPeer returns the input peer to answer in peer p, using the access
+// hashes of the entities (0 when unknown, which Telegram accepts from a bot
+// for users who wrote to it).
+func (e Entities) InputPeer(p tg.PeerClass) tg.InputPeerClass {
+	switch p := p.(type) {
+	case *tg.PeerUser:
+		var hash int64
+		if u, ok := e.Users[p.UserID]; ok {
+			hash = u.AccessHash
+		}
+		return &tg.InputPeerUser{UserID: p.UserID, AccessHash: hash}
+	case *tg.PeerChat:
+		return &tg.InputPeerChat{ChatID: p.ChatID}
+	case *tg.PeerChannel:
+		var hash int64
+		if c, ok := e.Channels[p.ChannelID]; ok {
+			hash = c.AccessHash
+		}
+		return &tg.InputPeerChannel{ChannelID: p.ChannelID, AccessHash: hash}
+	}
+	return &tg.InputPeerEmpty{}
+}
+
+// FromUpdate converts one update to an event. ok is false for update kinds
+// that are not forwarded (and for outgoing messages: the bot's own).
+func FromUpdate(botID int64, u tg.UpdateClass, ents Entities) (ev Event, ok bool) {
+	switch u := u.(type) {
+	case *tg.UpdateNewMessage:
+		return fromMessage(botID, u.Message, ents, false)
+	case *tg.UpdateNewChannelMessage:
+		return fromMessage(botID, u.Message, ents, false)
+	case *tg.UpdateEditMessage:
+		return fromMessage(botID, u.Message, ents, true)
+	case *tg.UpdateEditChannelMessage:
+		return fromMessage(botID, u.Message, ents, true)
+	case *tg.UpdateBotCallbackQuery:
+		ev = Event{
+			ID:    CallbackID(botID, u.QueryID),
+			Type:  TypeCallbackQuery,
+			BotID: botID,
+			Chat:  chatOf(u.Peer, ents),
+			From:  userOf(u.UserID, ents),
+			Callback: &Callback{
+				ID:        formatInt(u.QueryID),
+				Data:      string(u.Data),
+				MessageID: u.MsgID,
+			},
+		}
+		return ev, true
+	}
+	return Event{}, false
+}
+
+func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Event, bool) {
+	msg, ok := m.(*tg.Message)
+	if !ok || msg.Out {
+		return Event{}, false
+	}
+	var channelID int64
+	if p, ok := msg.PeerID.(*tg.PeerChannel); ok {
+		channelID = p.ChannelID
+	}
+	ev := Event{
+		ID:    MessageID(botID, channelID, msg.ID),
+		Type:  TypeMessage,
+		Date:  int64(msg.Date),
+		BotID: botID,
+		Chat:  chatOf(msg.PeerID, ents),
+		Message: &Message{
+			ID:       msg.ID,
+			Text:     msg.Message,
+			Entities: convertEntities(msg.Entities),
+			Document: documentOf(msg.Media),
+		},
+	}
+	if from, ok := msg.GetFromID(); ok {
+		if pu, ok := from.(*tg.PeerUser); ok {
+			ev.From = userOf(pu.UserID, ents)
+		}
+	} else if pu, ok := msg.PeerID.(*tg.PeerUser); ok {
+		// Private chats: the sender is the peer.
+		ev.From = userOf(pu.UserID, ents)
+	}
+	if r, ok := msg.ReplyTo.(*tg.MessageReplyHeader); ok {
+		ev.Message.ReplyToMessageID = r.ReplyToMsgID
+	}
+	if edit {
+		editDate, _ := msg.GetEditDate()
+		ev.ID = EditID(botID, channelID, msg.ID, editDate)
+		ev.Type = TypeEditedMessage
+		ev.Message.EditDate = int64(editDate)
+	}
+	return ev, true
+}
+
+func chatOf(p tg.PeerClass, ents Entities) *Chat {
+	switch p := p.(type) {
+	case *tg.PeerUser:
+		c := &Chat{ID: p.UserID, Type: ChatPrivate}
+		if u, ok := ents.Users[p.UserID]; ok {
+			c.Username = u.Username
+		}
+		return c
+	case *tg.PeerChat:
+		c := &Chat{ID: -p.ChatID, Type: ChatGroup}
+		if ch, ok := ents.Chats[p.ChatID]; ok {
+			c.Title = ch.Title
+		}
+		return c
+	case *tg.PeerChannel:
+		c := &Chat{ID: -1000000000000 - p.ChannelID, Type: ChatChannel}
+		if ch, ok := ents.Channels[p.ChannelID]; ok {
+			c.Title = ch.Title
+			c.Username = ch.Username
+			if ch.Megagroup {
+				c.Type = ChatGroup
+			}
+		}
+		return c
+	}
+	return nil
+}
+
+func userOf(id int64, ents Entities) *User {
+	u := &User{ID: id}
+	if tu, ok := ents.Users[id]; ok {
+		u.IsBot = tu.Bot
+		u.FirstName = tu.FirstName
+		u.LastName = tu.LastName
+		u.Username = tu.Username
+	}
+	return u
+}
+
+func documentOf(media tg.MessageMediaClass) *Document {
+	md, ok := media.(*tg.MessageMediaDocument)
+	if !ok {
+		return nil
+	}
+	doc, ok := md.Document.(*tg.Document)
+	if !ok {
+		return nil
+	}
+	d := &Document{MimeType: doc.MimeType, Size: doc.Size}
+	if id, err := fileid.EncodeFileID(fileid.FromDocument(doc)); err == nil {
+		d.DocumentID = id
+	}
+	for _, a := range doc.Attributes {
+		if fn, ok := a.(*tg.DocumentAttributeFilename); ok {
+			d.FileName = fn.FileName
+		}
+	}
+	return d
+}
+
+// entityOf maps a gotd entity to its Bot API name and fields.
+func entityOf(e tg.MessageEntityClass) (Entity, bool) {
+	out := Entity{Offset: e.GetOffset(), Length: e.GetLength()}
+	switch e := e.(type) {
+	case *tg.MessageEntityMention:
+		out.Type = "mention"
+	case *tg.MessageEntityHashtag:
+		out.Type = "hashtag"
+	case *tg.MessageEntityCashtag:
+		out.Type = "cashtag"
+	case *tg.MessageEntityBotCommand:
+		out.Type = "bot_command"
+	case *tg.MessageEntityURL:
+		out.Type = "url"
+	case *tg.MessageEntityEmail:
+		out.Type = "email"
+	case *tg.MessageEntityPhone:
+		out.Type = "phone_number"
+	case *tg.MessageEntityBold:
+		out.Type = "bold"
+	case *tg.MessageEntityItalic:
+		out.Type = "italic"
+	case *tg.MessageEntityUnderline:
+		out.Type = "underline"
+	case *tg.MessageEntityStrike:
+		out.Type = "strikethrough"
+	case *tg.MessageEntitySpoiler:
+		out.Type = "spoiler"
+	case *tg.MessageEntityBlockquote:
+		out.Type = "blockquote"
+	case *tg.MessageEntityCode:
+		out.Type = "code"
+	case *tg.MessageEntityPre:
+		out.Type = "pre"
+		out.Language = e.Language
+	case *tg.MessageEntityTextURL:
+		out.Type = "text_link"
+		out.URL = e.URL
+	case *tg.MessageEntityMentionName:
+		out.Type = "text_mention"
+		out.UserID = e.UserID
+	case *tg.MessageEntityCustomEmoji:
+		out.Type = "custom_emoji"
+	default:
+		return Entity{}, false
+	}
+	return out, true
+}
+
+func convertEntities(in []tg.MessageEntityClass) []Entity {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]Entity, 0, len(in))
+	for _, e := range in {
+		if c, ok := entityOf(e); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
