@@ -20,11 +20,16 @@ const maxBody = 1 << 20
 
 // Event is the part of the receiver's event this service reads.
 type Event struct {
-	ID   string `json:"id"`
-	Type string `json:"type"`
-	Chat *struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	BotID int64  `json:"bot_id"`
+	Chat  *struct {
 		ID int64 `json:"id"`
 	} `json:"chat,omitempty"`
+	From *struct {
+		ID    int64 `json:"id"`
+		IsBot bool  `json:"is_bot"`
+	} `json:"from,omitempty"`
 	Message *struct {
 		ID   int    `json:"id"`
 		Text string `json:"text"`
@@ -251,11 +256,13 @@ func (s *Server) process(ctx context.Context, id string, ev Event) error {
 	return nil
 }
 
-// shouldAnswer is true for a plain text that is not a command and not an
-// answer inside a conversation; a conversation command starts one.
+// shouldAnswer is true for a plain text from a person that is not a command
+// and not an answer inside a conversation; a conversation command starts one.
+// Messages of bots (the bot's own included) are never answered: two echoing
+// bots would loop.
 func (s *Server) shouldAnswer(ev Event) bool {
 	text := strings.TrimSpace(ev.Message.Text)
-	if ev.Chat == nil || text == "" {
+	if ev.Chat == nil || text == "" || ev.From == nil || ev.From.IsBot || ev.From.ID == ev.BotID {
 		return false
 	}
 	s.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -219,6 +220,10 @@ func TestReplyThroughSender(t *testing.T) {
 	require.Equal(t, http.StatusOK, env.post(t, "/events", testSecret, "m5", now, messageEvent("m5", 42, "Hello there")))
 	require.Equal(t, http.StatusOK, env.post(t, "/events", testSecret, "m5", now, messageEvent("m5", 42, "Hello there")))
 	require.Equal(t, http.StatusOK, env.post(t, "/events", testSecret, "m6", now, messageEvent("m6", 42, "/help")))
+	// The bot's own messages are never echoed back.
+	own := strings.Replace(messageEvent("m7", 42, "You said: hi"), `"from":{"id":42}`, `"from":{"id":7,"is_bot":true}`, 1)
+	require.Contains(t, own, `"is_bot":true`)
+	require.Equal(t, http.StatusOK, env.post(t, "/events", testSecret, "m7", now, own))
 
 	require.Equal(t, []sentCall{
 		{Auth: "Bearer api-token", IdempotencyKey: "reply-m4", ChatID: 43, Text: "You said: hi"},
@@ -226,7 +231,7 @@ func TestReplyThroughSender(t *testing.T) {
 	}, env.sender.Calls())
 	st := env.srv.State()
 	require.Equal(t, []Reply{{ChatID: 43, Text: "You said: hi", MessageID: 101}, {ChatID: 42, Text: "You said: Hello there", MessageID: 102}}, st.Replies)
-	require.Len(t, st.Events, 7)
+	require.Len(t, st.Events, 8)
 	require.Equal(t, "Hello there", st.Events[5].Text)
 }
 
