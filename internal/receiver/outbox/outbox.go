@@ -1,0 +1,620 @@
+// Package outbox is the receiver's durable queue of events, in bbolt
+// (receiver.db in DATA_DIR, through internal/storage), and the persistent
+// update state (pts, qts, seq, date, channel states) of gotd's update
+// manager.
+//
+// Both live in one store for one reason: the update state is written in the
+// same bbolt transaction as the events of the updates it covers. Writes are
+// group-committed by one goroutine (one fsync'ed transaction for everything
+// queued while the previous one ran), so thousands of events per second cost
+// a few hundred transactions, and the state on disk never passes an event
+// that is not on disk: after a crash, gotd's getDifference fetches again what
+// was not committed, and the outbox drops the events it already has by ID.
+//
+// An event leaves the outbox when it was delivered (Ack) or moved to the dead
+// letters (Dead); dead letters stay until replayed.
+//
+// Limitations:
+//   - Acks are committed asynchronously: an event delivered just before a
+//     crash may be delivered again after it (at-least-once; consumers dedupe
+//     by event ID).
+//   - The IDs of delivered events are kept for DedupTTL to recognise
+//     replays; a duplicate arriving later is delivered again.
+package outbox
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotd/td/telegram/updates"
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+
+	"github.com/tgbotsvc/tgbot/internal/receiver/event"
+	"github.com/tgbotsvc/tgbot/internal/storage"
+)
+
+// Bucket names in receiver.db.
+const (
+	bucketEvents   = "events"    // seq -> Record
+	bucketIDs      = "event_ids" // event ID -> seq(8) + created unix nanos(8)
+	bucketDead     = "dead"      // event ID -> Record
+	bucketState    = "upd_state" // user ID -> updates.State
+	bucketChannels = "upd_chan"  // user ID + channel ID -> channel state
+)
+
+// Buckets lists the buckets to open receiver.db with.
+var Buckets = []string{bucketEvents, bucketIDs, bucketDead, bucketState, bucketChannels}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("outbox closed")
+
+// ErrNotFound is returned by Replay for an unknown dead letter.
+var ErrNotFound = errors.New("dead letter not found")
+
+// Record is an event in the outbox with its delivery bookkeeping.
+type Record struct {
+	Seq       uint64      `json:"seq"`
+	Event     event.Event `json:"event"`
+	Enqueued  time.Time   `json:"enqueued"`
+	Attempts  int         `json:"attempts,omitempty"`
+	LastError string      `json:"last_error,omitempty"`
+	DeadAt    *time.Time  `json:"dead_at,omitempty"`
+}
+
+// Options of a Store. The zero value is usable.
+type Options struct {
+	// OnCommit receives the records each commit added, in sequence order,
+	// from the committing goroutine, or from Replay (keep it short; it must
+	// be safe for concurrent use).
+	OnCommit func([]Record)
+	// DedupTTL is how long the IDs of delivered events are remembered;
+	// 0 means 24 h.
+	DedupTTL time.Duration
+	// Logger; nil means none.
+	Logger *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+type pendingAdd struct {
+	ev   event.Event
+	done chan error // nil for asynchronous adds
+}
+
+type chanKey struct{ user, channel int64 }
+
+type chanState struct {
+	Pts        int   `json:"pts"`
+	AccessHash int64 `json:"access_hash"`
+	HasPts     bool  `json:"has_pts"`
+	HasHash    bool  `json:"has_hash"`
+}
+
+// Store is the outbox and update state store.
+type Store struct {
+	db   *storage.DB
+	opts Options
+	log  *zap.Logger
+
+	mu          sync.Mutex
+	adds        []pendingAdd
+	acks        []uint64
+	rewrites    []Record
+	deads       []Record
+	states      map[int64]updates.State
+	dirtyStates map[int64]bool
+	channels    map[chanKey]chanState
+	dirtyChans  map[chanKey]bool
+	frozen      error
+	closed      bool
+
+	depth   atomic.Int64
+	kick    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	started bool
+}
+
+// Open reads the update state and the outbox depth from db (opened with
+// Buckets) and returns a store. Call Start to begin committing.
+func Open(db *storage.DB, opts Options) (*Store, error) {
+	if opts.DedupTTL <= 0 {
+		opts.DedupTTL = 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	s := &Store{
+		db:          db,
+		opts:        opts,
+		log:         opts.Logger.Named("outbox"),
+		states:      map[int64]updates.State{},
+		dirtyStates: map[int64]bool{},
+		channels:    map[chanKey]chanState{},
+		dirtyChans:  map[chanKey]bool{},
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+	}
+	err := db.View(func(tx *bolt.Tx) error {
+		s.depth.Store(int64(tx.Bucket([]byte(bucketEvents)).Stats().KeyN))
+		err := tx.Bucket([]byte(bucketState)).ForEach(func(k, v []byte) error {
+			var st updates.State
+			if err := storage.Get(tx, bucketState, k, &st); err != nil {
+				return err
+			}
+			s.states[int64(storage.KeyUint64(k))] = st
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bucketChannels)).ForEach(func(k, v []byte) error {
+			if len(k) != 16 {
+				return nil
+			}
+			var cs chanState
+			if err := storage.Get(tx, bucketChannels, k, &cs); err != nil {
+				return err
+			}
+			s.channels[chanKey{int64(storage.KeyUint64(k[:8])), int64(storage.KeyUint64(k[8:]))}] = cs
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load outbox: %w", err)
+	}
+	return s, nil
+}
+
+// Start runs the committer until Close.
+func (s *Store) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return
+	}
+	s.started = true
+	go s.loop()
+}
+
+// Close commits what is queued and stops the committer. Synchronous adds
+// still waiting get ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	started := s.started
+	s.mu.Unlock()
+	if started {
+		close(s.stop)
+		<-s.stopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.adds {
+		if a.done != nil {
+			a.done <- ErrClosed
+		}
+	}
+	s.adds = nil
+	return nil
+}
+
+// Depth is the number of events waiting for delivery (committed, not yet
+// delivered or dead).
+func (s *Store) Depth() int64 { return s.depth.Load() }
+
+// Add queues events for the next commit and returns at once. The update
+// state set after Add is committed in the same transaction as these events
+// or a later one, never before them.
+func (s *Store) Add(evs ...event.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	for _, ev := range evs {
+		s.adds = append(s.adds, pendingAdd{ev: ev})
+	}
+	s.signal()
+	return nil
+}
+
+// Put adds events and waits until they are committed (or were already in
+// the outbox).
+func (s *Store) Put(ctx context.Context, evs ...event.Event) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	dones := make([]chan error, len(evs))
+	for i, ev := range evs {
+		dones[i] = make(chan error, 1)
+		s.adds = append(s.adds, pendingAdd{ev: ev, done: dones[i]})
+	}
+	s.signal()
+	s.mu.Unlock()
+	for _, d := range dones {
+		select {
+		case err := <-d:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Ack removes a delivered event.
+func (s *Store) Ack(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acks = append(s.acks, seq)
+	s.signal()
+}
+
+// Update rewrites a record's bookkeeping (attempts, last error).
+func (s *Store) Update(r Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rewrites = append(s.rewrites, r)
+	s.signal()
+}
+
+// Dead moves a record to the dead letters.
+func (s *Store) Dead(r Record) {
+	now := s.opts.Now()
+	r.DeadAt = &now
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deads = append(s.deads, r)
+	s.signal()
+}
+
+// Fail freezes the update state: from now on it refuses to move pts/qts,
+// because the event of an update could not be queued. The process should
+// be restarted; getDifference then fetches the update again.
+func (s *Store) Fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.frozen == nil {
+		s.frozen = err
+		s.log.Error("update state frozen: an update could not be stored", zap.Error(err))
+	}
+}
+
+// Healthy reports whether the state is not frozen.
+func (s *Store) Healthy() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.frozen
+}
+
+func (s *Store) signal() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) loop() {
+	defer close(s.stopped)
+	prune := time.NewTicker(10 * time.Minute)
+	defer prune.Stop()
+	backoff := 10 * time.Millisecond
+	for {
+		select {
+		case <-s.kick:
+		case <-prune.C:
+			if err := s.prune(); err != nil {
+				s.log.Warn("prune event IDs", zap.Error(err))
+			}
+			continue
+		case <-s.stop:
+			if err := s.commit(); err != nil {
+				s.log.Error("final commit failed", zap.Error(err))
+			}
+			return
+		}
+		if err := s.commit(); err != nil {
+			s.log.Error("commit failed, will retry", zap.Error(err))
+			select {
+			case <-time.After(backoff):
+			case <-s.stop:
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			s.signal()
+			continue
+		}
+		backoff = 10 * time.Millisecond
+	}
+}
+
+type batch struct {
+	adds     []pendingAdd
+	acks     []uint64
+	rewrites []Record
+	deads    []Record
+	states   map[int64]updates.State
+	chans    map[chanKey]chanState
+}
+
+func (b *batch) empty() bool {
+	return len(b.adds)+len(b.acks)+len(b.rewrites)+len(b.deads)+len(b.states)+len(b.chans) == 0
+}
+
+// take moves everything queued into a batch. State is snapshotted under the
+// same lock as the adds, so it never covers an update whose event is not in
+// this batch or an earlier one.
+func (s *Store) take() *batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := &batch{adds: s.adds, acks: s.acks, rewrites: s.rewrites, deads: s.deads}
+	s.adds, s.acks, s.rewrites, s.deads = nil, nil, nil, nil
+	if len(s.dirtyStates) > 0 {
+		b.states = make(map[int64]updates.State, len(s.dirtyStates))
+		for id := range s.dirtyStates {
+			b.states[id] = s.states[id]
+		}
+		clear(s.dirtyStates)
+	}
+	if len(s.dirtyChans) > 0 {
+		b.chans = make(map[chanKey]chanState, len(s.dirtyChans))
+		for k := range s.dirtyChans {
+			b.chans[k] = s.channels[k]
+		}
+		clear(s.dirtyChans)
+	}
+	return b
+}
+
+// putBack requeues a failed batch in front of what arrived meanwhile.
+func (s *Store) putBack(b *batch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.adds = append(b.adds, s.adds...)
+	s.acks = append(b.acks, s.acks...)
+	s.rewrites = append(b.rewrites, s.rewrites...)
+	s.deads = append(b.deads, s.deads...)
+	for id := range b.states {
+		s.dirtyStates[id] = true
+	}
+	for k := range b.chans {
+		s.dirtyChans[k] = true
+	}
+}
+
+func (s *Store) commit() error {
+	b := s.take()
+	if b.empty() {
+		return nil
+	}
+	now := s.opts.Now()
+	var added []Record
+	var delta int64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		added, delta = added[:0], 0
+		events, ids := tx.Bucket([]byte(bucketEvents)), tx.Bucket([]byte(bucketIDs))
+		for _, a := range b.adds {
+			if ids.Get([]byte(a.ev.ID)) != nil {
+				continue // a replayed update: already queued or delivered
+			}
+			seq, err := events.NextSequence()
+			if err != nil {
+				return fmt.Errorf("next sequence: %w", err)
+			}
+			r := Record{Seq: seq, Event: a.ev, Enqueued: now}
+			if err := storage.Put(tx, bucketEvents, storage.Uint64Key(seq), r); err != nil {
+				return err
+			}
+			if err := ids.Put([]byte(a.ev.ID), idValue(seq, now)); err != nil {
+				return fmt.Errorf("put event id: %w", err)
+			}
+			added = append(added, r)
+			delta++
+		}
+		for _, r := range b.rewrites {
+			if events.Get(storage.Uint64Key(r.Seq)) == nil {
+				continue // acked or dead meanwhile
+			}
+			if err := storage.Put(tx, bucketEvents, storage.Uint64Key(r.Seq), r); err != nil {
+				return err
+			}
+		}
+		for _, seq := range b.acks {
+			if events.Get(storage.Uint64Key(seq)) != nil {
+				delta--
+			}
+			if err := events.Delete(storage.Uint64Key(seq)); err != nil {
+				return fmt.Errorf("delete event: %w", err)
+			}
+		}
+		for _, r := range b.deads {
+			if events.Get(storage.Uint64Key(r.Seq)) != nil {
+				delta--
+			}
+			if err := events.Delete(storage.Uint64Key(r.Seq)); err != nil {
+				return fmt.Errorf("delete event: %w", err)
+			}
+			if err := storage.Put(tx, bucketDead, []byte(r.Event.ID), r); err != nil {
+				return err
+			}
+		}
+		for id, st := range b.states {
+			if err := storage.Put(tx, bucketState, storage.Uint64Key(uint64(id)), st); err != nil {
+				return err
+			}
+		}
+		for k, cs := range b.chans {
+			if err := storage.Put(tx, bucketChannels, chanKeyBytes(k), cs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.putBack(b)
+		return fmt.Errorf("commit outbox: %w", err)
+	}
+	s.depth.Add(delta)
+	if len(added) > 0 && s.opts.OnCommit != nil {
+		s.opts.OnCommit(added)
+	}
+	for _, a := range b.adds {
+		if a.done != nil {
+			a.done <- nil
+		}
+	}
+	return nil
+}
+
+func idValue(seq uint64, created time.Time) []byte {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, seq)
+	binary.BigEndian.PutUint64(v[8:], uint64(created.UnixNano()))
+	return v
+}
+
+func chanKeyBytes(k chanKey) []byte {
+	return append(storage.Uint64Key(uint64(k.user)), storage.Uint64Key(uint64(k.channel))...)
+}
+
+// prune forgets the IDs of events that left the outbox more than DedupTTL ago.
+func (s *Store) prune() error {
+	cutoff := s.opts.Now().Add(-s.opts.DedupTTL).UnixNano()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		events, ids := tx.Bucket([]byte(bucketEvents)), tx.Bucket([]byte(bucketIDs))
+		var drop [][]byte
+		err := ids.ForEach(func(k, v []byte) error {
+			if len(v) != 16 || int64(binary.BigEndian.Uint64(v[8:])) > cutoff {
+				return nil
+			}
+			if events.Get(v[:8]) != nil {
+				return nil // still queued
+			}
+			drop = append(drop, append([]byte(nil), k...))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := ids.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Pending returns the queued events in sequence order.
+func (s *Store) Pending() ([]Record, error) {
+	var out []Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketEvents)).ForEach(func(k, _ []byte) error {
+			var r Record
+			if err := storage.Get(tx, bucketEvents, k, &r); err != nil {
+				return err
+			}
+			r.Seq = storage.KeyUint64(k)
+			out = append(out, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list pending: %w", err)
+	}
+	return out, nil
+}
+
+// DeadLetters lists the dead letters, oldest ID first, at most limit
+// (0 = all).
+func (s *Store) DeadLetters(limit int) ([]Record, error) {
+	out := []Record{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketDead)).Cursor()
+		for k, _ := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
+			var r Record
+			if err := storage.Get(tx, bucketDead, k, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	return out, nil
+}
+
+// Replay moves dead letters back into the outbox (at the end of their
+// chat's queue, attempts reset) and hands them to OnCommit. With no IDs it
+// replays all of them. It returns the replayed records, or ErrNotFound when
+// a given ID is not a dead letter.
+func (s *Store) Replay(ids ...string) ([]Record, error) {
+	now := s.opts.Now()
+	var out []Record
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		out = out[:0]
+		dead, events := tx.Bucket([]byte(bucketDead)), tx.Bucket([]byte(bucketEvents))
+		if len(ids) == 0 {
+			err := dead.ForEach(func(k, _ []byte) error {
+				ids = append(ids, string(k))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for _, id := range ids {
+			var r Record
+			if err := storage.Get(tx, bucketDead, []byte(id), &r); err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					return fmt.Errorf("%w: %s", ErrNotFound, id)
+				}
+				return err
+			}
+			seq, err := events.NextSequence()
+			if err != nil {
+				return fmt.Errorf("next sequence: %w", err)
+			}
+			r = Record{Seq: seq, Event: r.Event, Enqueued: now}
+			if err := storage.Put(tx, bucketEvents, storage.Uint64Key(seq), r); err != nil {
+				return err
+			}
+			if err := tx.Bucket([]byte(bucketIDs)).Put([]byte(id), idValue(seq, now)); err != nil {
+				return fmt.Errorf("put event id: %w", err)
+			}
+			if err := dead.Delete([]byte(id)); err != nil {
+				return fmt.Errorf("delete dead letter: %w", err)
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	s.depth.Add(int64(len(out)))
+	if len(out) > 0 && s.opts.OnCommit != nil {
+		s.opts.OnCommit(out)
+	}
+	return out, nil
+}
