@@ -49,5 +49,9 @@ compose-check: ## validate the compose files (docker-compose v1 when installed; 
 		echo "compose files: valid"; \
 	else echo "docker-compose not installed: compose files are checked by go test ./deployments"; fi
 
+demo: build ## the whole loop offline: emulator, receiver, sender, example downstream, scripted chat (DEMO_ONCE=1: exit after it)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/downstream ./examples/downstream
+	$(BIN)/demo
+
 clean: ## remove build output
 	rm -rf $(BIN)

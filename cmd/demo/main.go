@@ -104,7 +104,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) (err error) {
 // printLogTails shows the end of each service's log after a failure.
 func (s *stack) printLogTails(out io.Writer) {
 	for _, p := range s.procs {
-		fmt.Fprintf(out, "\n--- last lines of %s ---\n%s\n", p.logPath, p.tail(8))
+		fmt.Fprintf(out, "\n--- last lines of %s ---\n%s\n", p.LogPath, p.Tail(8))
 	}
 }
 

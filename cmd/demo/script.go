@@ -5,13 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 )
 
 // chatMessage is a message of the emulator's GET /v1/users/{id}/messages.
@@ -124,7 +124,7 @@ func (sc *script) createUser(ctx context.Context, name string) error {
 		ID int64 `json:"id"`
 	}
 	body := map[string]any{"first_name": name, "username": strings.ToLower(name) + "_demo"}
-	if err := sc.s.doJSON(ctx, http.MethodPost, sc.emu("/v1/users"), nil, body, http.StatusCreated, &out); err != nil {
+	if err := sc.s.call(ctx, http.MethodPost, sc.emu("/v1/users"), "", body, &out); err != nil {
 		return err
 	}
 	if out.ID == 0 {
@@ -146,7 +146,7 @@ func exactText(want string) matcher { return func(m chatMessage) bool { return m
 func (sc *script) sayAndWait(ctx context.Context, text string, want matcher) error {
 	path := fmt.Sprintf("/v1/users/%d/messages", sc.userID)
 	body := map[string]any{"text": text, "bot_id": demoBotID}
-	if err := sc.s.doJSON(ctx, http.MethodPost, sc.emu(path), nil, body, http.StatusCreated, nil); err != nil {
+	if err := sc.s.call(ctx, http.MethodPost, sc.emu(path), "", body, nil); err != nil {
 		return fmt.Errorf("user message: %w", err)
 	}
 	_, err := sc.waitBot(ctx, want)
@@ -162,7 +162,7 @@ func (sc *script) waitBot(ctx context.Context, want matcher) (chatMessage, error
 		var chat struct {
 			Messages []chatMessage `json:"messages"`
 		}
-		if err := sc.s.doJSON(ctx, http.MethodGet, url, nil, nil, http.StatusOK, &chat); err != nil {
+		if err := sc.s.call(ctx, http.MethodGet, url, "", nil, &chat); err != nil {
 			return chatMessage{}, fmt.Errorf("read the chat: %w", err)
 		}
 		for _, m := range chat.Messages {
@@ -210,7 +210,7 @@ func describe(m chatMessage) string {
 func (sc *script) pollState(ctx context.Context, ok func(downstreamState) (bool, error)) error {
 	for {
 		var st downstreamState
-		if err := sc.s.doJSON(ctx, http.MethodGet, sc.downstream("/state"), nil, nil, http.StatusOK, &st); err != nil {
+		if err := sc.s.call(ctx, http.MethodGet, sc.downstream("/state"), "", nil, &st); err != nil {
 			return fmt.Errorf("downstream state: %w", err)
 		}
 		done, why := ok(st)
@@ -278,23 +278,11 @@ func (sc *script) sendDocument(ctx context.Context) error {
 	sum := sha256.Sum256(content)
 	wantSum := hex.EncodeToString(sum[:])
 
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, err := mw.CreateFormFile("document", "demo.txt")
-	if err != nil {
-		return err
-	}
-	if _, err := fw.Write(content); err != nil {
-		return err
-	}
-	if err := mw.Close(); err != nil {
-		return err
-	}
 	var created struct {
 		DocumentID string `json:"document_id"`
 	}
-	if err := sc.s.doRequest(ctx, http.MethodPost, sc.sender("/api_v1/create_document"), sc.auth(), mw.FormDataContentType(),
-		buf.Bytes(), http.StatusCreated, &created); err != nil {
+	if err := benchutil.PostMultipart(ctx, sc.s.http, sc.sender("/api_v1/create_document"), sc.s.apiToken,
+		"document", "demo.txt", bytes.NewReader(content), &created); err != nil {
 		return fmt.Errorf("create_document: %w", err)
 	}
 	if created.DocumentID == "" {
@@ -303,7 +291,7 @@ func (sc *script) sendDocument(ctx context.Context) error {
 	fmt.Fprintf(sc.out, "      demo: POST /api_v1/create_document (%d bytes) -> document_id %s\n", len(content), created.DocumentID)
 
 	body := map[string]any{"chat_id": sc.userID, "document_id": created.DocumentID, "caption": "The demo document"}
-	if err := sc.s.doJSON(ctx, http.MethodPost, sc.sender("/api_v1/send_document"), sc.auth(), body, http.StatusOK, nil); err != nil {
+	if err := sc.s.call(ctx, http.MethodPost, sc.sender("/api_v1/send_document"), sc.s.apiToken, body, nil); err != nil {
 		return fmt.Errorf("send_document: %w", err)
 	}
 	fmt.Fprintf(sc.out, "      demo: POST /api_v1/send_document {chat_id: %d, document_id: ...}\n", sc.userID)
@@ -318,10 +306,6 @@ func (sc *script) sendDocument(ctx context.Context) error {
 	return nil
 }
 
-func (sc *script) auth() http.Header {
-	return http.Header{"Authorization": {"Bearer " + sc.s.apiToken}}
-}
-
 // sleep waits one polling interval; it fails when ctx is done.
 func sleep(ctx context.Context) error {
 	select {
@@ -332,46 +316,7 @@ func sleep(ctx context.Context) error {
 	}
 }
 
-// doJSON sends in (when not nil) as JSON and decodes the answer into out
-// (when not nil); a status other than want is an error with the body.
-func (s *stack) doJSON(ctx context.Context, method, url string, h http.Header, in any, want int, out any) error {
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return err
-		}
-	}
-	return s.doRequest(ctx, method, url, h, "application/json", body, want, out)
-}
-
-func (s *stack) doRequest(ctx context.Context, method, url string, h http.Header, contentType string, body []byte, want int, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read: %w", method, url, err)
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %s", method, url, resp.StatusCode, want, bytes.TrimSpace(raw))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decode: %w", method, url, err)
-		}
-	}
-	return nil
+// call is benchutil.DoJSON with the demo's client.
+func (s *stack) call(ctx context.Context, method, url, token string, in, out any) error {
+	return benchutil.DoJSON(ctx, s.http, method, url, token, in, out)
 }

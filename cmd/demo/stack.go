@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 )
 
 // demoBotID is the bot's user ID in the emulator (the number before the
@@ -35,7 +37,7 @@ type stack struct {
 	dir   string // this run's data and logs
 	addr  addrs
 	http  *http.Client
-	procs []*proc
+	procs []*benchutil.Process
 
 	botToken, apiToken, webhookSecret string
 }
@@ -153,7 +155,7 @@ func (s *stack) start(ctx context.Context) error {
 	// API rather than rely on a file path convention.
 	pubKey := filepath.Join(emuDir, "public-key.pem")
 	if err := s.fetchFile(ctx, "http://"+s.addr.emuHTTP+"/v1/public-key", pubKey); err != nil {
-		return fmt.Errorf("tgemu public key: %w; log %s", err, emu.logPath)
+		return fmt.Errorf("tgemu public key: %w (log: %s)", err, emu.LogPath)
 	}
 	tgEnv := []string{
 		"TG_APP_ID=1", "TG_APP_HASH=emulator", "TG_BOT_TOKEN=" + s.botToken, "TG_DC_ID=2",
@@ -192,23 +194,26 @@ func (s *stack) start(ctx context.Context) error {
 	return err
 }
 
-// launch starts one service (log in dir/<name>.log) and waits until readyURL
-// answers 200.
-func (s *stack) launch(ctx context.Context, name, logDir, readyURL string, env []string) (*proc, error) {
-	// The services' own logs go to files; settings of the caller's shell
-	// that would send them elsewhere are overridden.
+// launch starts one service (its output in logDir/<name>.log) and waits
+// until readyURL answers 200.
+func (s *stack) launch(ctx context.Context, name, logDir, readyURL string, env []string) (*benchutil.Process, error) {
+	bin := filepath.Join(s.cfg.BinDir, name)
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("start %s: %w (run `make build` first, or set DEMO_BIN_DIR)", name, err)
+	}
+	// The services log to their file; settings of the caller's shell that
+	// would send them elsewhere are overridden (later entries win).
 	env = append([]string{"LOG_FILE=", "LOG_FORMAT=json", "LOG_LEVEL=info"}, env...)
-	p, err := startProc(name, filepath.Join(s.cfg.BinDir, name), env, filepath.Join(logDir, name+".log"))
+	p, err := benchutil.Start(name, bin, env, logDir)
 	if err != nil {
 		return nil, err
 	}
 	s.procs = append(s.procs, p)
-	start := time.Now()
-	if err := p.waitReady(ctx, s.http, readyURL, s.cfg.StartTimeout); err != nil {
-		return nil, err
+	took, err := p.WaitReady(ctx, readyURL, s.cfg.StartTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(log: %s)", err, p.LogPath)
 	}
-	fmt.Fprintf(s.out, "  started %-10s pid %-7d ready in %-6s log %s\n", name, p.cmd.Process.Pid,
-		time.Since(start).Round(10*time.Millisecond), p.logPath)
+	fmt.Fprintf(s.out, "  started %-10s pid %-7d ready in %-6s log %s\n", name, p.PID(), took.Round(10*time.Millisecond), p.LogPath)
 	return p, nil
 }
 
@@ -239,8 +244,10 @@ func (s *stack) watch(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		for _, p := range s.procs {
-			if p.exited() {
-				return fmt.Errorf("%s exited unexpectedly (%v); log %s:\n%s", p.name, p.err, p.logPath, p.tail(15))
+			select {
+			case <-p.Exited():
+				return fmt.Errorf("%s exited unexpectedly (log: %s):\n%s", p.Name, p.LogPath, p.Tail(15))
+			default:
 			}
 		}
 		select {
@@ -256,9 +263,7 @@ func (s *stack) watch(ctx context.Context) error {
 func (s *stack) stop() error {
 	var errs []error
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		p := s.procs[i]
-		wasRunning := !p.exited()
-		if err := p.stop(stopGrace); err != nil && wasRunning {
+		if err := s.procs[i].Stop(stopGrace); err != nil {
 			errs = append(errs, err)
 		}
 	}
