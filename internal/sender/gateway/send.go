@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/gotd/td/telegram/message/entity"
+	"github.com/gotd/td/telegram/message/html"
+	"github.com/gotd/td/telegram/message/markdown"
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
+
+	"github.com/tgbotsvc/tgbot/internal/sender/send"
+)
+
+// RandomID returns a random non-zero MTProto random_id.
+func RandomID() int64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if id := int64(binary.LittleEndian.Uint64(b[:])); id != 0 {
+			return id
+		}
+	}
+}
+
+// Send sends req with randomID (which the caller keeps for retries, so a
+// resend of a message Telegram already has is dropped by Telegram). A resend
+// that Telegram recognises returns Duplicate=true and no message ID.
+func (g *Gateway) Send(ctx context.Context, req send.Request, randomID int64) (send.Result, error) {
+	res, err := g.send(ctx, req, randomID)
+	kind := "message"
+	if req.IsDocument() {
+		kind = "document"
+	}
+	if g.metrics != nil {
+		if err != nil {
+			g.metrics.MessagesFailed.WithLabelValues(send.As(err).Code).Inc()
+		} else if !res.Duplicate {
+			g.metrics.MessagesSent.WithLabelValues(kind).Inc()
+		}
+	}
+	return res, err
+}
+
+func (g *Gateway) send(ctx context.Context, req send.Request, randomID int64) (send.Result, error) {
+	api, err := g.client()
+	if err != nil {
+		return send.Result{}, err
+	}
+	peer, chatID, err := g.resolve(ctx, api, req.Recipient)
+	if err != nil {
+		return send.Result{}, err
+	}
+	field := "text"
+	if req.IsDocument() {
+		field = "caption"
+	}
+	text, entities, err := format(req.Text, req.ParseMode, field, !req.IsDocument())
+	if err != nil {
+		return send.Result{}, err
+	}
+	var updates tg.UpdatesClass
+	if req.IsDocument() {
+		updates, err = g.sendDocument(ctx, api, peer, chatID, req, text, entities, randomID)
+	} else {
+		updates, err = api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
+			Peer:        peer,
+			Message:     text,
+			Entities:    entities,
+			ReplyMarkup: markup(req.Buttons),
+			Silent:      req.Silent,
+			ReplyTo:     replyTo(req.ReplyTo),
+			RandomID:    randomID,
+		})
+	}
+	if tgerr.Is(err, "RANDOM_ID_DUPLICATE") {
+		return send.Result{ChatID: chatID, Duplicate: true}, nil
+	}
+	if err != nil {
+		return send.Result{}, classify(err)
+	}
+	id, date, _ := sentMessage(updates, randomID)
+	return send.Result{ChatID: chatID, MessageID: id, Date: date}, nil
+}
+
+// format applies the parse mode. The result is checked again because markup
+// can leave nothing ("<b></b>").
+func format(text, mode, field string, required bool) (string, []tg.MessageEntityClass, error) {
+	if mode == send.ParsePlain || text == "" {
+		return text, nil, nil
+	}
+	var b entity.Builder
+	var err error
+	switch mode {
+	case send.ParseHTML:
+		err = html.HTML(strings.NewReader(text), &b, html.Options{})
+	case send.ParseMarkdown:
+		err = markdown.Markdown(strings.NewReader(text), &b, markdown.Options{})
+	default:
+		return "", nil, send.Invalid("parse_mode", fmt.Sprintf("unknown parse_mode %q", mode))
+	}
+	if err != nil {
+		return "", nil, send.Invalid(field, "cannot parse "+mode+": "+err.Error())
+	}
+	out, entities := b.Complete()
+	if required && strings.TrimSpace(out) == "" {
+		return "", nil, send.Invalid(field, "text is empty once "+mode+" markup is removed")
+	}
+	return out, entities, nil
+}
+
+func markup(rows [][]send.Button) tg.ReplyMarkupClass {
+	if len(rows) == 0 {
+		return nil
+	}
+	m := &tg.ReplyInlineMarkup{}
+	for _, row := range rows {
+		var r tg.KeyboardInlineButtonRow
+		for _, b := range row {
+			btn := tg.KeyboardInlineButton{Text: b.Text}
+			if b.URL != "" {
+				btn.Type = &tg.InlineButtonTypeURL{URL: b.URL}
+			} else {
+				btn.Type = &tg.InlineButtonTypeCallback{Data: []byte(b.CallbackData)}
+			}
+			r.Buttons = append(r.Buttons, btn)
+		}
+		m.Rows = append(m.Rows, r)
+	}
+	return m
+}
+
+func replyTo(id int) tg.InputReplyToClass {
+	if id == 0 {
+		return nil
+	}
+	return &tg.InputReplyToMessage{ReplyToMsgID: id}
+}
+
+// sentMessage finds the ID, date and media of the message a send created.
+func sentMessage(u tg.UpdatesClass, randomID int64) (id, date int, media tg.MessageMediaClass) {
+	var updates []tg.UpdateClass
+	switch u := u.(type) {
+	case *tg.UpdateShortSentMessage:
+		return u.ID, u.Date, u.Media
+	case *tg.Updates:
+		updates, date = u.Updates, u.Date
+	case *tg.UpdatesCombined:
+		updates, date = u.Updates, u.Date
+	default:
+		return 0, 0, nil
+	}
+	for _, up := range updates {
+		if m, ok := up.(*tg.UpdateMessageID); ok && m.RandomID == randomID {
+			id = m.ID
+		}
+	}
+	for _, up := range updates {
+		var msg tg.MessageClass
+		switch up := up.(type) {
+		case *tg.UpdateNewMessage:
+			msg = up.Message
+		case *tg.UpdateNewChannelMessage:
+			msg = up.Message
+		default:
+			continue
+		}
+		m, ok := msg.(*tg.Message)
+		if !ok || (id != 0 && m.ID != id) {
+			continue
+		}
+		return m.ID, m.Date, m.Media
+	}
+	return id, date, nil
+}

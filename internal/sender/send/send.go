@@ -1,0 +1,252 @@
+// Package send holds what the sender service is about, independent of HTTP
+// and of MTProto: a recipient, a message or document to send to it, the
+// result, and the error kinds every layer uses. The HTTP layer decodes into
+// these types, the job runner persists them and the gateway sends them.
+package send
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf16"
+)
+
+// Telegram's limits on what a message may hold.
+const (
+	MaxTextLen       = 4096 // UTF-16 code units, like Telegram counts them
+	MaxCaptionLen    = 1024 // UTF-16 code units
+	MaxButtons       = 100
+	MaxCallbackData  = 64 // bytes
+	MaxButtonTextLen = 64 // characters; longer labels are cut by clients anyway
+)
+
+// ChannelIDOffset is what Bot-API-style IDs add to a channel's ID (the
+// "-100" prefix): channel 1234567890 is chat_id -1001234567890.
+const ChannelIDOffset = 1_000_000_000_000
+
+// PeerKind says which kind of chat a Bot-API-style chat ID names.
+type PeerKind int
+
+// Peer kinds.
+const (
+	PeerUser PeerKind = iota + 1
+	PeerChat
+	PeerChannel
+)
+
+// SplitChatID turns a Bot-API-style chat ID into the kind and the MTProto ID:
+// positive IDs are users, -<id> basic groups, -100<id> channels and
+// supergroups. It returns ok=false for 0.
+func SplitChatID(chatID int64) (kind PeerKind, id int64, ok bool) {
+	switch {
+	case chatID > 0:
+		return PeerUser, chatID, true
+	case chatID == 0:
+		return 0, 0, false
+	case chatID <= -ChannelIDOffset-1:
+		return PeerChannel, -chatID - ChannelIDOffset, true
+	default:
+		return PeerChat, -chatID, true
+	}
+}
+
+// JoinChatID is the inverse of SplitChatID.
+func JoinChatID(kind PeerKind, id int64) int64 {
+	switch kind {
+	case PeerChat:
+		return -id
+	case PeerChannel:
+		return -(id + ChannelIDOffset)
+	default:
+		return id
+	}
+}
+
+// Recipient is one chat to send to: a Bot-API-style chat ID or a public
+// username, never both.
+type Recipient struct {
+	ChatID   int64  `json:"chat_id,omitempty"`
+	Username string `json:"username,omitempty"`
+}
+
+// String is the recipient as a log field (a chat ID or @username).
+func (r Recipient) String() string {
+	if r.Username != "" {
+		return "@" + r.Username
+	}
+	return fmt.Sprint(r.ChatID)
+}
+
+var usernameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{3,31}$`)
+
+// Normalize strips a leading "@" from the username.
+func (r Recipient) Normalize() Recipient {
+	r.Username = strings.TrimPrefix(strings.TrimSpace(r.Username), "@")
+	return r
+}
+
+// Validate checks that exactly one of chat ID and username is set and well formed.
+func (r Recipient) Validate(prefix string) error {
+	switch {
+	case r.ChatID != 0 && r.Username != "":
+		return Invalid(prefix+"chat_id", "set chat_id or username, not both")
+	case r.ChatID == 0 && r.Username == "":
+		return Invalid(prefix+"chat_id", "chat_id or username is required")
+	case r.Username != "" && !usernameRe.MatchString(r.Username):
+		return Invalid(prefix+"username", "not a Telegram username (5-32 letters, digits or _, starting with a letter)")
+	}
+	return nil
+}
+
+// Parse modes of texts and captions.
+const (
+	ParsePlain    = ""
+	ParseHTML     = "html"
+	ParseMarkdown = "markdown"
+)
+
+// NormalizeParseMode maps the accepted spellings ("HTML", "Markdown") to a
+// parse mode constant; ok is false for anything else.
+func NormalizeParseMode(s string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return ParsePlain, true
+	case "html":
+		return ParseHTML, true
+	case "markdown":
+		return ParseMarkdown, true
+	}
+	return "", false
+}
+
+// Button is one inline keyboard button: a callback button or a URL button.
+type Button struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data,omitempty"`
+	URL          string `json:"url,omitempty"`
+}
+
+// Request is one send to one recipient: a text message, or a document
+// (DocumentID set) with an optional caption in Text.
+type Request struct {
+	Recipient
+	Text       string     `json:"text,omitempty"`
+	ParseMode  string     `json:"parse_mode,omitempty"`
+	Buttons    [][]Button `json:"buttons,omitempty"`
+	Silent     bool       `json:"silent,omitempty"`
+	ReplyTo    int        `json:"reply_to_message_id,omitempty"`
+	DocumentID string     `json:"document_id,omitempty"`
+}
+
+// IsDocument reports whether the request sends a document.
+func (r *Request) IsDocument() bool { return r.DocumentID != "" }
+
+// Normalize canonicalizes spellings (parse mode, username) in place. It
+// leaves an unknown parse mode as is for Validate to reject.
+func (r *Request) Normalize() {
+	r.Recipient = r.Recipient.Normalize()
+	if pm, ok := NormalizeParseMode(r.ParseMode); ok {
+		r.ParseMode = pm
+	}
+}
+
+// Validate checks everything that can be checked without Telegram. prefix is
+// put before field names ("[3]." for the fourth item of a list).
+func (r *Request) Validate(prefix string) error {
+	if err := r.Recipient.Validate(prefix); err != nil {
+		return err
+	}
+	return r.ValidateContent(prefix)
+}
+
+// ValidateContent is Validate without the recipient (a template shared by
+// many recipients).
+func (r *Request) ValidateContent(prefix string) error {
+	if _, ok := NormalizeParseMode(r.ParseMode); !ok {
+		return Invalid(prefix+"parse_mode", fmt.Sprintf("unknown parse_mode %q: use \"\", \"html\" or \"markdown\"", r.ParseMode))
+	}
+	if r.ReplyTo < 0 {
+		return Invalid(prefix+"reply_to_message_id", "must not be negative")
+	}
+	if r.IsDocument() {
+		if len(r.DocumentID) > 128 {
+			return Invalid(prefix+"document_id", "too long")
+		}
+		if n := UTF16Len(r.Text); n > MaxCaptionLen {
+			return Invalid(prefix+"caption", fmt.Sprintf("caption is %d UTF-16 code units, at most %d allowed", n, MaxCaptionLen))
+		}
+	} else {
+		if strings.TrimSpace(r.Text) == "" {
+			return Invalid(prefix+"text", "text must not be empty")
+		}
+		if n := UTF16Len(r.Text); n > MaxTextLen {
+			return Invalid(prefix+"text", fmt.Sprintf("text is %d UTF-16 code units, at most %d allowed", n, MaxTextLen))
+		}
+	}
+	return validateButtons(prefix, r.Buttons)
+}
+
+func validateButtons(prefix string, rows [][]Button) error {
+	total := 0
+	for i, row := range rows {
+		if len(row) == 0 {
+			return Invalid(fmt.Sprintf("%sbuttons[%d]", prefix, i), "a row needs at least one button")
+		}
+		for j, b := range row {
+			total++
+			field := fmt.Sprintf("%sbuttons[%d][%d]", prefix, i, j)
+			if err := validateButton(field, b); err != nil {
+				return err
+			}
+		}
+	}
+	if total > MaxButtons {
+		return Invalid(prefix+"buttons", fmt.Sprintf("%d buttons, at most %d allowed", total, MaxButtons))
+	}
+	return nil
+}
+
+func validateButton(field string, b Button) error {
+	if strings.TrimSpace(b.Text) == "" {
+		return Invalid(field+".text", "button text must not be empty")
+	}
+	if UTF16Len(b.Text) > MaxButtonTextLen {
+		return Invalid(field+".text", fmt.Sprintf("button text longer than %d", MaxButtonTextLen))
+	}
+	switch {
+	case (b.CallbackData == "") == (b.URL == ""):
+		return Invalid(field, "set exactly one of callback_data and url")
+	case b.CallbackData != "" && len(b.CallbackData) > MaxCallbackData:
+		return Invalid(field+".callback_data", fmt.Sprintf("at most %d bytes", MaxCallbackData))
+	case b.URL != "":
+		u, err := url.Parse(b.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "tg") || (u.Scheme != "tg" && u.Host == "") {
+			return Invalid(field+".url", "not an http, https or tg URL")
+		}
+	}
+	return nil
+}
+
+// UTF16Len counts s in UTF-16 code units, the unit of Telegram's limits.
+func UTF16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if l := utf16.RuneLen(r); l > 0 {
+			n += l
+		} else {
+			n++ // invalid UTF-8 becomes U+FFFD: one unit
+		}
+	}
+	return n
+}
+
+// Result is what a successful send returns.
+type Result struct {
+	ChatID    int64 `json:"chat_id"`
+	MessageID int   `json:"message_id"`
+	Date      int   `json:"date"`
+	// Duplicate is set when Telegram recognised the random_id of a send it
+	// already had (a retry after a crash): delivered once, ID unknown.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
