@@ -1,0 +1,225 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tgbotsvc/tgbot/internal/receiver/metrics"
+)
+
+// RunnerConfig configures a Runner. Zero values mean the defaults in
+// brackets.
+type RunnerConfig struct {
+	// QueueSize bounds each chat's queue of unhandled updates [100].
+	QueueSize int
+	// ConversationTimeout is how long Ask waits for an answer [5 min].
+	ConversationTimeout time.Duration
+	// HandlerTimeout bounds one handler run, conversations included [15 min].
+	HandlerTimeout time.Duration
+}
+
+func (c *RunnerConfig) setDefaults() {
+	if c.QueueSize <= 0 {
+		c.QueueSize = 100
+	}
+	if c.ConversationTimeout <= 0 {
+		c.ConversationTimeout = 5 * time.Minute
+	}
+	if c.HandlerTimeout <= 0 {
+		c.HandlerTimeout = 15 * time.Minute
+	}
+}
+
+// Runner runs the router's handlers in per-chat ordered queues.
+type Runner struct {
+	cfg     RunnerConfig
+	router  *Router
+	client  Client
+	emitter Emitter
+	m       *metrics.Metrics
+	log     *zap.Logger
+
+	mu     sync.Mutex
+	chats  map[int64]*chatWorker
+	ctx    context.Context
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// NewRunner returns a runner; Dispatch queues updates, Run runs them.
+func NewRunner(cfg RunnerConfig, router *Router, client Client, emitter Emitter, m *metrics.Metrics, log *zap.Logger) *Runner {
+	cfg.setDefaults()
+	return &Runner{
+		cfg: cfg, router: router, client: client, emitter: emitter, m: m,
+		log:   log.Named("handler"),
+		chats: map[int64]*chatWorker{},
+	}
+}
+
+// Run lets the runner start workers until ctx is done, then waits for the
+// running handlers (their context is cancelled) to return.
+func (r *Runner) Run(ctx context.Context) error {
+	r.mu.Lock()
+	r.ctx = ctx
+	for key, w := range r.chats {
+		if !w.running {
+			r.startLocked(key, w)
+		}
+	}
+	r.mu.Unlock()
+	<-ctx.Done()
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.wg.Wait()
+	return nil
+}
+
+type chatWorker struct {
+	r        *Runner
+	key      int64
+	ch       chan *Update
+	pushback *Update // a command that interrupted a conversation
+	running  bool
+}
+
+// Dispatch queues u for its chat's worker. It never blocks: when the chat's
+// queue is full the update is dropped (and counted).
+func (r *Runner) Dispatch(u *Update) {
+	key := u.Event.ChatID()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	w := r.chats[key]
+	if w == nil {
+		w = &chatWorker{r: r, key: key, ch: make(chan *Update, r.cfg.QueueSize)}
+		r.chats[key] = w
+	}
+	select {
+	case w.ch <- u:
+	default:
+		r.m.HandlerDropped.Inc()
+		r.log.Warn("chat queue full, update not handled", zap.Int64("chat_id", key), zap.String("event_id", u.Event.ID))
+		return
+	}
+	if !w.running && r.ctx != nil {
+		r.startLocked(key, w)
+	}
+}
+
+func (r *Runner) startLocked(key int64, w *chatWorker) {
+	w.running = true
+	r.wg.Add(1)
+	go w.loop()
+}
+
+func (w *chatWorker) loop() {
+	defer w.r.wg.Done()
+	for {
+		w.r.mu.Lock()
+		u := w.pushback
+		w.pushback = nil
+		if u == nil {
+			select {
+			case u = <-w.ch:
+			default:
+			}
+		}
+		if u == nil || w.r.ctx.Err() != nil {
+			w.running = false
+			if len(w.ch) == 0 && w.pushback == nil {
+				delete(w.r.chats, w.key)
+			}
+			w.r.mu.Unlock()
+			return
+		}
+		w.r.mu.Unlock()
+		w.handle(w.r.ctx, u)
+	}
+}
+
+// handle routes and runs one update with panic recovery, logging and
+// metrics.
+func (w *chatWorker) handle(ctx context.Context, u *Update) {
+	r := w.r
+	rt, args, m, ok := r.router.route(u)
+	if !ok {
+		w.autoAnswer(ctx, u, false)
+		return
+	}
+	log := r.log.With(zap.String("handler", rt.name), zap.String("event_id", u.Event.ID), zap.Int64("chat_id", u.Event.ChatID()))
+	c := &Context{Update: u, Route: rt.name, Args: args, Match: m, Log: log, client: r.client, emitter: r.emitter, w: w}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.HandlerTimeout)
+	defer cancel()
+	start := time.Now()
+	result, err := run(ctx, rt.h, c)
+	r.m.HandlerRuns.WithLabelValues(rt.name, result).Inc()
+	switch result {
+	case "panic":
+		r.m.HandlerPanics.Inc()
+		log.Error("handler panicked", zap.Duration("took", time.Since(start)), zap.Error(err))
+	case "error":
+		log.Warn("handler failed", zap.Duration("took", time.Since(start)), zap.Error(err))
+	default:
+		log.Info("handler ran", zap.Duration("took", time.Since(start)))
+	}
+	w.autoAnswer(ctx, u, c.answered)
+}
+
+// run calls h, turning a panic into an error with the stack.
+func run(ctx context.Context, h Handler, c *Context) (result string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			result, err = "panic", fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	if err := h.Handle(ctx, c); err != nil {
+		return "error", err
+	}
+	return "ok", nil
+}
+
+// autoAnswer stops the client's spinner on a callback nobody answered.
+func (w *chatWorker) autoAnswer(ctx context.Context, u *Update, answered bool) {
+	if u.Callback == nil || answered {
+		return
+	}
+	if err := w.r.client.AnswerCallback(ctx, u.Callback.QueryID, ""); err != nil {
+		w.r.log.Debug("answer callback", zap.Error(err))
+	}
+}
+
+// next waits for the next text message of sender in this chat, handling
+// other updates meanwhile. A /command that a route handles interrupts the
+// wait and is handled after the current handler returns.
+func (w *chatWorker) next(ctx context.Context, sender int64) (*Update, error) {
+	timer := time.NewTimer(w.r.cfg.ConversationTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case u := <-w.ch:
+			if u.Kind() != KindMessage || (sender != 0 && u.SenderID() != sender) {
+				w.handle(ctx, u)
+				continue
+			}
+			if w.r.router.isCommand(u) {
+				w.r.mu.Lock()
+				w.pushback = u
+				w.r.mu.Unlock()
+				return nil, ErrInterrupted
+			}
+			return u, nil
+		case <-timer.C:
+			return nil, ErrTimeout
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
