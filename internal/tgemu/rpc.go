@@ -1,0 +1,214 @@
+package tgemu
+
+import (
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
+	"github.com/gotd/td/tgtest"
+	"go.uber.org/zap"
+)
+
+// Stats counts what the emulator served.
+type Stats struct {
+	// RPC counts calls per method name ("messages.sendMessage").
+	RPC map[string]int `json:"rpc"`
+	// FloodWaits counts FLOOD_WAIT errors returned (limits and faults).
+	FloodWaits int `json:"flood_waits"`
+	// Connections is the number of live MTProto connections.
+	Connections int `json:"connections"`
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.statsMu.Lock()
+	out := Stats{RPC: make(map[string]int, len(s.stats.RPC)), FloodWaits: s.stats.FloodWaits}
+	for k, v := range s.stats.RPC {
+		out.RPC[k] = v
+	}
+	s.statsMu.Unlock()
+	out.Connections = s.conns.count()
+	return out
+}
+
+// route is one RPC method.
+type route struct {
+	// public methods work before login (key exchange done, no account).
+	public bool
+	fn     func(c *call) (bin.Encoder, error)
+}
+
+// call is one RPC being served.
+type call struct {
+	srv       *Server
+	req       *tgtest.Request
+	method    string
+	noUpdates bool
+	keyID     string
+	// acc is the logged-in account; nil for public methods before login.
+	acc *account
+}
+
+// methodNames maps type IDs to method names without the "#crc" suffix.
+var methodNames = func() map[uint32]string {
+	out := map[uint32]string{}
+	for id, name := range tg.TypesMap() {
+		if i := strings.IndexByte(name, '#'); i > 0 {
+			name = name[:i]
+		}
+		out[id] = name
+	}
+	return out
+}()
+
+func methodName(id uint32) string {
+	if n, ok := methodNames[id]; ok {
+		return n
+	}
+	return "0x" + strconv.FormatUint(uint64(id), 16)
+}
+
+// Errors Telegram returns; tgerr values so tgtest sends them as RPC errors.
+var (
+	errAuthKeyUnregistered = tgerr.New(401, "AUTH_KEY_UNREGISTERED")
+	errMethodInvalid       = tgerr.New(400, "METHOD_INVALID")
+	errInputInvalid        = tgerr.New(400, "INPUT_REQUEST_INVALID")
+	errInternal            = tgerr.New(500, "INTERNAL")
+)
+
+
+// onMessage is the tgtest handler: it strips the invoke wrappers (noting
+// invokeWithoutUpdates, which tgtest's UnpackInvoke drops), counts the
+// call, applies injected faults and the auth check, runs the method and
+// answers. Every failure is an RPC error: a plain error would make tgtest
+// close the connection.
+func (s *Server) onMessage(ts *tgtest.Server, req *tgtest.Request) error {
+	c := &call{srv: s, req: req, keyID: hex.EncodeToString(req.Session.AuthKey.ID[:])}
+	id, err := s.unpack(c)
+	if err != nil {
+		return ts.SendErr(req, errInputInvalid)
+	}
+	c.method = methodName(id)
+	s.statsMu.Lock()
+	s.stats.RPC[c.method]++
+	s.statsMu.Unlock()
+
+	result, rerr := s.dispatch(c, id)
+	if rerr != nil {
+		var te *tgerr.Error
+		if !errors.As(rerr, &te) {
+			s.log.Error("rpc handler failed", zap.String("method", c.method), zap.Error(rerr))
+			te = errInternal
+		}
+		if te.Code == 420 {
+			s.statsMu.Lock()
+			s.stats.FloodWaits++
+			s.statsMu.Unlock()
+		}
+		return ts.SendErr(req, te)
+	}
+	return ts.SendResult(req, result)
+}
+
+// unpack strips invokeWithLayer, initConnection and invokeWithoutUpdates.
+func (s *Server) unpack(c *call) (uint32, error) {
+	for {
+		id, err := c.req.Buf.PeekID()
+		if err != nil {
+			return 0, err
+		}
+		var r bin.Decoder
+		obj := &peekID{}
+		switch id {
+		case tg.InvokeWithLayerRequestTypeID:
+			r = &tg.InvokeWithLayerRequest{Query: obj}
+		case tg.InitConnectionRequestTypeID:
+			r = &tg.InitConnectionRequest{Query: obj}
+		case tg.InvokeWithoutUpdatesRequestTypeID:
+			r = &tg.InvokeWithoutUpdatesRequest{Query: obj}
+			c.noUpdates = true
+		default:
+			return id, nil
+		}
+		if err := r.Decode(c.req.Buf); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// peekID decodes nothing: it leaves the wrapped query in the buffer.
+type peekID struct{}
+
+func (peekID) Decode(b *bin.Buffer) error {
+	_, err := b.PeekID()
+	return err
+}
+
+func (peekID) Encode(*bin.Buffer) error { return errors.New("peekID is decode-only") }
+
+func (s *Server) dispatch(c *call, id uint32) (bin.Encoder, error) {
+	r, ok := s.routes[id]
+	if !ok {
+		return nil, errMethodInvalid
+	}
+	if err := s.takeFault(c.method); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	info := s.st.AuthKeys[c.keyID]
+	if info == nil {
+		// tgtest finished a key exchange we have not seen yet.
+		info = &authKeyInfo{Key: append([]byte(nil), c.req.Session.AuthKey.Value[:]...)}
+		s.st.AuthKeys[c.keyID] = info
+		s.dirty = true
+	}
+	if info.UserID != 0 {
+		c.acc = s.st.Accounts[info.UserID]
+	}
+	if c.acc != nil && !c.noUpdates {
+		s.subscribeLocked(c)
+	}
+	s.mu.Unlock()
+	if c.acc == nil && !r.public {
+		return nil, errAuthKeyUnregistered
+	}
+	return r.fn(c)
+}
+
+// handler adapts a typed method to a route: it decodes the request.
+func handler[T any, P interface {
+	*T
+	bin.Decoder
+}](public bool, fn func(c *call, req P) (bin.Encoder, error)) route {
+	return route{public: public, fn: func(c *call) (bin.Encoder, error) {
+		req := P(new(T))
+		if err := req.Decode(c.req.Buf); err != nil {
+			return nil, errInputInvalid
+		}
+		return fn(c, req)
+	}}
+}
+
+// vector is a TL Vector<T> result.
+type vector []bin.Encoder
+
+func (v vector) Encode(b *bin.Buffer) error {
+	b.PutVectorHeader(len(v))
+	for _, e := range v {
+		if err := e.Encode(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func boolResult(v bool) bin.Encoder {
+	if v {
+		return &tg.BoolTrue{}
+	}
+	return &tg.BoolFalse{}
+}
