@@ -202,6 +202,7 @@ func TestConversation(t *testing.T) {
 	require.NoError(t, <-errs)
 	require.Eventually(t, func() bool { return len(client.texts(5)) == 3 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"What is your name?", "What is your name?", "Nice to meet you cab!"}, client.texts(5))
+	require.Eventually(t, func() bool { return len(client.texts(6)) == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"other"}, client.texts(6))
 	em.mu.Lock()
 	require.Len(t, em.evs, 1)
