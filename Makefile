@@ -53,5 +53,8 @@ demo: build ## the whole loop offline: emulator, receiver, sender, example downs
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/downstream ./examples/downstream
 	$(BIN)/demo
 
+bench: build ## benchmarks of the real binaries vs a bare gotd client; writes docs/BENCHMARKS.md (BENCH_FLAGS=-quick)
+	$(BIN)/bench -bin $(BIN) -out docs/BENCHMARKS.md $(BENCH_FLAGS)
+
 clean: ## remove build output
 	rm -rf $(BIN)

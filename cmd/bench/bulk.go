@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gotd/td/telegram/uploader"
+	"github.com/gotd/td/tg"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
+)
+
+// jobStatus is the part of GET /api_v1/jobs/{id} the bench reads.
+type jobStatus struct {
+	ID       string `json:"job_id"`
+	Status   string `json:"status"`
+	Progress struct {
+		Total  int `json:"total"`
+		Sent   int `json:"sent"`
+		Failed int `json:"failed"`
+	} `json:"progress"`
+}
+
+// finished reports whether the job has stopped working.
+func (j jobStatus) finished() bool {
+	switch strings.ToLower(j.Status) {
+	case "done", "completed", "complete", "finished", "failed", "succeeded":
+		return true
+	}
+	return false
+}
+
+// benchBulk sends one text to Bulk recipients with the emulator enforcing
+// R/s overall and 1/s per chat and the sender configured to R, and compares
+// the completion time with the ideal Bulk/R.
+func benchBulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, res *result) {
+	n, rate := st.opts.Bulk, st.opts.BulkRate
+	ideal := time.Duration(float64(n) / float64(rate) * float64(time.Second))
+	metric := fmt.Sprintf("bulk send to %d at R=%d/s: completion", n, rate)
+	goal := fmt.Sprintf("<= %.2fx ideal", goalBulkFactor)
+	if err := bulk(ctx, emu, st, users[:n], ideal, metric, goal, res); err != nil {
+		errRow(res, metric, goal, err)
+	}
+	// Back to no limits for what follows, whatever happened.
+	if err := emu.setLimits(context.WithoutCancel(ctx), emuLimits{}); err != nil {
+		res.note("Resetting the emulator's limits: %v", err)
+	}
+}
+
+func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, ideal time.Duration, metric, goal string, res *result) error {
+	rate := st.opts.BulkRate
+	d, err := st.restart(ctx, st.sender, senderLimitEnv(rate)...)
+	if err != nil {
+		return fmt.Errorf("restart sender with R=%d: %w", rate, err)
+	}
+	res.note("sender restarted with R=%d/s in %s", rate, fmtD(d))
+	if err := emu.setLimits(ctx, emuLimits{GlobalPerSecond: rate, PerChatPerSecond: 1}); err != nil {
+		return fmt.Errorf("emulator limits: %w", err)
+	}
+	before, err := emu.stats(ctx)
+	if err != nil {
+		return fmt.Errorf("emulator stats: %w", err)
+	}
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	hc := benchutil.NewClient(2, 30*time.Second)
+	base := st.sender.url() + "/api_v1"
+	start := time.Now()
+	var job jobStatus
+	in := map[string]any{"chat_ids": ids, "text": "bench bulk message", "async": true}
+	if err := benchutil.DoJSON(ctx, hc, http.MethodPost, base+"/send_multiple_message", st.apiToken, in, &job); err != nil {
+		return fmt.Errorf("send_multiple_message: %w", err)
+	}
+	if job.ID == "" {
+		return errors.New("send_multiple_message: no job_id in the answer")
+	}
+	deadline := time.Now().Add(3*ideal + 30*time.Second)
+	for !job.finished() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("job %s not done after %s: %+v", job.ID, time.Since(start).Round(time.Second), job)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := benchutil.DoJSON(ctx, hc, http.MethodGet, base+"/jobs/"+job.ID, st.apiToken, nil, &job); err != nil {
+			return fmt.Errorf("job status: %w", err)
+		}
+	}
+	elapsed := time.Since(start)
+	after, err := emu.stats(ctx)
+	if err != nil {
+		return fmt.Errorf("emulator stats: %w", err)
+	}
+	factor := elapsed.Seconds() / ideal.Seconds()
+	res.table.Add(benchutil.Row{
+		Metric:   metric,
+		Measured: fmtD(elapsed),
+		Baseline: fmtD(ideal) + " ideal",
+		Compare:  fmt.Sprintf("%.3fx", factor),
+		Goal:     goal,
+		Status:   benchutil.Check(factor <= goalBulkFactor),
+	})
+	floods := after.FloodWaits - before.FloodWaits
+	res.table.Add(benchutil.Row{
+		Metric:   "bulk send FLOOD_WAITs issued by the emulator",
+		Measured: fmt.Sprint(floods),
+		Goal:     "0",
+		Status:   benchutil.Check(floods == 0),
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   fmt.Sprintf("bulk send recipients failed (of %d)", len(users)),
+		Measured: fmt.Sprint(job.Progress.Failed),
+		Baseline: fmt.Sprintf("%d sent", job.Progress.Sent),
+		Goal:     "0",
+		Status:   benchutil.Check(job.Progress.Failed == 0 && job.Progress.Sent == len(users)),
+	})
+	return nil
+}
+
+// benchDocument streams a generated DocMB file through create_document on a
+// freshly started sender and watches its resident set; the bare client
+// uploads the same bytes with gotd's uploader for the baseline.
+func benchDocument(ctx context.Context, st *stack, users []emuUser, res *result) {
+	size := int64(st.opts.DocMB) << 20
+	metric := fmt.Sprintf("create_document %d MB, streamed", st.opts.DocMB)
+	if _, err := st.restart(ctx, st.sender, senderLimitEnv(0)...); err != nil {
+		errRow(res, metric, "", err)
+		return
+	}
+	time.Sleep(500 * time.Millisecond)
+	before, err := st.sender.memory()
+	if err != nil {
+		errRow(res, metric, "", err)
+		return
+	}
+	hc := benchutil.NewClient(1, 5*time.Minute)
+	var out struct {
+		DocumentID string `json:"document_id"`
+		Size       int64  `json:"size"`
+	}
+	start := time.Now()
+	err = benchutil.PostMultipart(ctx, hc, st.sender.url()+"/api_v1/create_document", st.apiToken,
+		"document", "bench.bin", benchutil.PatternReader(size), &out)
+	elapsed := time.Since(start)
+	if err == nil && out.Size != 0 && out.Size != size {
+		err = fmt.Errorf("document size %d, sent %d", out.Size, size)
+	}
+	if err != nil {
+		errRow(res, metric, "", err)
+		return
+	}
+	after, err := st.sender.memory()
+	if err != nil {
+		errRow(res, metric, "", err)
+		return
+	}
+
+	var bareElapsed time.Duration
+	bareErr := st.withBareClient(ctx, func(ctx context.Context, api *tg.Client) error {
+		t := time.Now()
+		f, err := uploader.NewUploader(api).FromReader(ctx, "bench.bin", benchutil.PatternReader(size))
+		if err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+		u := users[0]
+		_, err = api.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{
+			Peer: &tg.InputPeerUser{UserID: u.ID, AccessHash: u.AccessHash},
+			Media: &tg.InputMediaUploadedDocument{
+				File:       f,
+				MimeType:   "application/octet-stream",
+				Attributes: []tg.DocumentAttributeClass{&tg.DocumentAttributeFilename{FileName: "bench.bin"}},
+			},
+		})
+		bareElapsed = time.Since(t)
+		if err != nil {
+			return fmt.Errorf("upload media: %w", err)
+		}
+		return nil
+	})
+	mbps := func(d time.Duration) float64 { return float64(size) / (1 << 20) / d.Seconds() }
+	row := benchutil.Row{
+		Metric:   metric,
+		Measured: fmt.Sprintf("%.1f MB/s", mbps(elapsed)),
+		Status:   benchutil.Info,
+	}
+	if bareErr != nil {
+		res.note("bare client upload failed: %v", bareErr)
+	} else {
+		row.Baseline = fmt.Sprintf("%.1f MB/s", mbps(bareElapsed))
+		row.Compare = fmt.Sprintf("%.2fx", bareElapsed.Seconds()/elapsed.Seconds())
+	}
+	res.table.Add(row)
+	growth := after.Peak - before.RSS
+	res.table.Add(benchutil.Row{
+		Metric:   "sender RSS growth during create_document",
+		Measured: "+" + mib(growth),
+		Baseline: mib(before.RSS) + " before",
+		Compare:  fmt.Sprintf("%.0f%% of the file", 100*float64(growth)/float64(size)),
+		Goal:     "< " + mib(size/2) + " (half the file)",
+		Status:   benchutil.Check(growth < size/2),
+	})
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotd/td/tg"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
+)
+
+// Goals of the table.
+const (
+	goalRatio       = 0.8
+	goalAddedP99    = 2 * time.Millisecond
+	goalBulkFactor  = 1.05
+	goalEventsRate  = 2000.0
+	goalEventsP99   = 50 * time.Millisecond
+	goalIdleRSS     = 30 << 20
+	goalLoadRSS     = 100 << 20
+	goalStartup     = time.Second
+	loadTimeout     = 90 * time.Second
+	deliveryTimeout = 30 * time.Second
+)
+
+var (
+	fmtD = benchutil.FormatDuration
+	fmtB = benchutil.FormatBytes
+)
+
+func mib(n int64) string { return fmtB(n) }
+
+// benchStartup starts both services once (they log in and save their
+// sessions), stops them and measures the second start: process start to
+// /readyz 200 with a saved session.
+func benchStartup(ctx context.Context, st *stack, res *result) error {
+	for _, s := range []*service{st.sender, st.receiver} {
+		extra := []string(nil)
+		if s == st.sender {
+			extra = senderLimitEnv(0)
+		}
+		first, err := st.start(ctx, s, extra...)
+		if err != nil {
+			return err
+		}
+		second, err := st.restart(ctx, s, extra...)
+		if err != nil {
+			return err
+		}
+		res.table.Add(benchutil.Row{
+			Metric:   s.name + " start-up to /readyz (saved session)",
+			Measured: fmtD(second),
+			Baseline: fmtD(first),
+			Compare:  "first start (bot login)",
+			Goal:     "< " + fmtD(goalStartup),
+			Status:   benchutil.Check(second < goalStartup),
+		})
+	}
+	return nil
+}
+
+// idleMemory is the services' memory right after start.
+type idleMemory struct{ sender, receiver benchutil.Memory }
+
+// measureIdle lets the services settle and reads their memory.
+func measureIdle(st *stack, res *result) idleMemory {
+	time.Sleep(time.Second)
+	var idle idleMemory
+	for _, s := range []*service{st.sender, st.receiver} {
+		m, err := s.memory()
+		metric := s.name + " RSS idle (peak so far)"
+		if err != nil {
+			errRow(res, metric, "<= "+mib(goalIdleRSS), err)
+			continue
+		}
+		if s == st.sender {
+			idle.sender = m
+		} else {
+			idle.receiver = m
+		}
+		res.table.Add(benchutil.Row{
+			Metric:   metric,
+			Measured: fmt.Sprintf("%s (%s)", mib(m.RSS), mib(m.Peak)),
+			Goal:     "<= " + mib(goalIdleRSS),
+			Status:   benchutil.Check(m.RSS <= goalIdleRSS),
+		})
+	}
+	return idle
+}
+
+// loadMemoryRow reads the service's memory after a load.
+func loadMemoryRow(res *result, s *service, load string, idle benchutil.Memory) {
+	metric := fmt.Sprintf("%s peak RSS under %s (now)", s.name, load)
+	m, err := s.memory()
+	if err != nil {
+		errRow(res, metric, "<= "+mib(goalLoadRSS), err)
+		return
+	}
+	res.table.Add(benchutil.Row{
+		Metric:   metric,
+		Measured: fmt.Sprintf("%s (%s)", mib(m.Peak), mib(m.RSS)),
+		Baseline: mib(idle.RSS),
+		Compare:  fmt.Sprintf("+%s over idle", mib(m.Peak-idle.RSS)),
+		Goal:     "<= " + mib(goalLoadRSS),
+		Status:   benchutil.Check(m.Peak <= goalLoadRSS),
+	})
+}
+
+// benchSend sends N messages through the sender's REST API and the same N
+// through a bare gotd client, same concurrency, same emulator.
+func benchSend(ctx context.Context, st *stack, users []emuUser, res *result, idle idleMemory) {
+	opts := st.opts
+	hc := benchutil.NewClient(opts.Concurrency, 30*time.Second)
+	url := st.sender.url() + "/api_v1/send_message"
+	viaSender := func(ctx context.Context, i int, prefix string) error {
+		u := users[i%len(users)]
+		in := map[string]any{"chat_id": u.ID, "text": fmt.Sprintf("%s %d", prefix, i)}
+		return benchutil.DoJSON(ctx, hc, http.MethodPost, url, st.apiToken, in, nil)
+	}
+	warm := min(200, opts.N)
+	benchutil.Run(ctx, warm, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
+		return viaSender(ctx, i, "warm-up")
+	})
+	gw := benchutil.Run(ctx, opts.N, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
+		return viaSender(ctx, i, "bench send")
+	})
+	loadMemoryRow(res, st.sender, "send load", idle.sender)
+
+	var bare benchutil.Summary
+	err := st.withBareClient(ctx, func(ctx context.Context, api *tg.Client) error {
+		benchutil.Run(ctx, warm, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
+			return bareSend(ctx, api, users[i%len(users)], fmt.Sprintf("bare warm-up %d", i))
+		})
+		bare = benchutil.Run(ctx, opts.N, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
+			return bareSend(ctx, api, users[i%len(users)], fmt.Sprintf("bare send %d", i))
+		})
+		return nil
+	})
+	res.note("send_message via the sender: %s", gw)
+	res.note("send_message via a bare gotd client: %s", bare)
+
+	const metric = "send_message msg/s, sender vs bare client"
+	if err != nil {
+		errRow(res, metric, fmt.Sprintf(">= %.1fx", goalRatio), err)
+		return
+	}
+	ratio := 0.0
+	if bare.Rate() > 0 {
+		ratio = gw.Rate() / bare.Rate()
+	}
+	res.table.Add(benchutil.Row{
+		Metric:   metric,
+		Measured: fmt.Sprintf("%.0f/s", gw.Rate()),
+		Baseline: fmt.Sprintf("%.0f/s", bare.Rate()),
+		Compare:  fmt.Sprintf("%.2fx", ratio),
+		Goal:     fmt.Sprintf(">= %.1fx", goalRatio),
+		Status:   benchutil.Check(ratio >= goalRatio && gw.Errors == 0),
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   "send_message p50 latency",
+		Measured: fmtD(gw.P50),
+		Baseline: fmtD(bare.P50),
+		Compare:  "+" + fmtD(gw.P50-bare.P50),
+		Status:   benchutil.Info,
+	})
+	added := gw.P99 - bare.P99
+	res.table.Add(benchutil.Row{
+		Metric:   "send_message p99 latency",
+		Measured: fmtD(gw.P99),
+		Baseline: fmtD(bare.P99),
+		Compare:  "+" + fmtD(added),
+		Goal:     "added <= " + fmtD(goalAddedP99),
+		Status:   benchutil.Check(added <= goalAddedP99),
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   fmt.Sprintf("send_message errors (of %d)", opts.N),
+		Measured: fmt.Sprint(gw.Errors),
+		Baseline: fmt.Sprint(bare.Errors),
+		Goal:     "0",
+		Status:   benchutil.Check(gw.Errors == 0),
+		Note:     errNote(gw),
+	})
+}
+
+func errNote(s benchutil.Summary) string {
+	if s.FirstError == nil {
+		return ""
+	}
+	return "first error: " + s.FirstError.Error()
+}
+
+// benchReceiver pushes M user messages from many users and times each from
+// the push to its signed delivery at the downstream.
+func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stack, users []emuUser, res *result, idle idleMemory) {
+	m := st.opts.M
+	conc := st.opts.Concurrency * 2
+	texts := make([]string, m)
+	sent := make([]time.Time, m)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("bench push %d", i)
+	}
+	var firstSent atomic.Int64
+	push := benchutil.Run(ctx, m, conc, loadTimeout, func(ctx context.Context, i int) error {
+		sent[i] = time.Now()
+		firstSent.CompareAndSwap(0, sent[i].UnixNano())
+		_, err := emu.push(ctx, users[i%len(users)].ID, texts[i])
+		return err
+	})
+	missing := ds.waitAll(ctx, texts, deliveryTimeout)
+	loadMemoryRow(res, st.receiver, "receive load", idle.receiver)
+
+	var lat []time.Duration
+	var last time.Time
+	for i, t := range texts {
+		a, ok := ds.lookup(t)
+		if !ok || sent[i].IsZero() {
+			continue
+		}
+		lat = append(lat, a.at.Sub(sent[i]))
+		if a.at.After(last) {
+			last = a.at
+		}
+	}
+	span := last.Sub(time.Unix(0, firstSent.Load()))
+	sum := benchutil.Summarize(lat, missing, nil, span)
+	events, badSigs, badBody := ds.counters()
+	res.note("receiver: %d pushes from %d goroutines at %.0f/s (control API); %s; downstream saw %d events, %d bad signatures, %d bad bodies",
+		push.N, conc, push.Rate(), sum, events, badSigs, badBody)
+
+	res.table.Add(benchutil.Row{
+		Metric:   "receiver events/s, push to signed delivery",
+		Measured: fmt.Sprintf("%.0f/s", sum.Rate()),
+		Baseline: fmt.Sprintf("%.0f/s", push.Rate()),
+		Compare:  "push rate (emulator)",
+		Goal:     fmt.Sprintf(">= %.0f/s", goalEventsRate),
+		Status:   benchutil.Check(sum.Rate() >= goalEventsRate),
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   "receiver push to delivery p50",
+		Measured: fmtD(sum.P50),
+		Status:   benchutil.Info,
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   "receiver push to delivery p99",
+		Measured: fmtD(sum.P99),
+		Goal:     "< " + fmtD(goalEventsP99),
+		Status:   benchutil.Check(sum.N > 0 && sum.P99 < goalEventsP99),
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   fmt.Sprintf("receiver events lost or late > %s (of %d)", deliveryTimeout, m),
+		Measured: fmt.Sprint(missing),
+		Goal:     "0",
+		Status:   benchutil.Check(missing == 0 && push.Errors == 0 && badSigs == 0),
+		Note:     errNote(push),
+	})
+}

@@ -1,0 +1,81 @@
+package main
+
+import "time"
+
+// Options size the benchmark. Zero values take the defaults of the mode
+// (full or -quick) in setDefaults.
+type Options struct {
+	// BinDir holds tgemu, sender and receiver.
+	BinDir string
+	// Out is the Markdown report; "" writes none.
+	Out string
+	// WorkDir holds the services' data dirs and logs; "" means a temp dir.
+	WorkDir string
+	// Keep keeps WorkDir after the run.
+	Keep bool
+	// Quick selects the small defaults.
+	Quick bool
+	// LogLevel of the services.
+	LogLevel string
+
+	// N send_message calls per client kind, from Concurrency clients.
+	N           int
+	Concurrency int
+	// M user messages pushed for the receiver load.
+	M int
+	// Bulk recipients, sent at BulkRate messages/s.
+	Bulk     int
+	BulkRate int
+	// DocMB is the size of the generated document.
+	DocMB int
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+}
+
+// DefaultOptions are the sizes of a full run (quick=false: under 5 minutes
+// on 2 cores) or of a -quick run (a few seconds of load, for tests).
+func DefaultOptions(quick bool) Options {
+	if quick {
+		return Options{
+			BinDir: "bin", LogLevel: "warn",
+			N: 300, Concurrency: 8, M: 300, Bulk: 200, BulkRate: 200, DocMB: 12,
+			Timeout: 90 * time.Second,
+		}
+	}
+	return Options{
+		BinDir: "bin", LogLevel: "info",
+		N: 10000, Concurrency: 16, M: 10000, Bulk: 10000, BulkRate: 1000, DocMB: 50,
+		Timeout: 4*time.Minute + 30*time.Second,
+	}
+}
+
+func (o *Options) setDefaults() {
+	d := DefaultOptions(o.Quick)
+	if o.BinDir == "" {
+		o.BinDir = d.BinDir
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = d.LogLevel
+	}
+	setInt := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setInt(&o.N, d.N)
+	setInt(&o.Concurrency, d.Concurrency)
+	setInt(&o.M, d.M)
+	setInt(&o.Bulk, d.Bulk)
+	setInt(&o.BulkRate, d.BulkRate)
+	setInt(&o.DocMB, d.DocMB)
+	if o.Timeout <= 0 {
+		o.Timeout = d.Timeout
+	}
+}
+
+// users is how many emulated users the run creates: every recipient of the
+// bulk send and of each send load is a distinct user, so the 1/s per chat
+// limit never applies to the throughput loads.
+func (o *Options) users() int {
+	return max(o.Bulk, o.N, 1)
+}

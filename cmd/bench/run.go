@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
+)
+
+// result is what one run produced: the table and what explains it.
+type result struct {
+	table   benchutil.Table
+	machine benchutil.Machine
+	opts    Options
+	notes   []string // facts about the run for the report
+	elapsed time.Duration
+}
+
+func (r *result) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
+
+// Run starts the stack, runs every benchmark in order, prints the table to
+// stdout and writes the report. A benchmark that fails becomes an ERROR row
+// and the run goes on; Run returns an error only when the stack cannot be
+// set up or the report cannot be written.
+func Run(ctx context.Context, opts Options, stdout io.Writer) (*benchutil.Table, error) {
+	opts.setDefaults()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	start := time.Now()
+
+	work := opts.WorkDir
+	if work == "" {
+		dir, err := os.MkdirTemp("", "tgbot-bench-")
+		if err != nil {
+			return nil, fmt.Errorf("work dir: %w", err)
+		}
+		work = dir
+		if !opts.Keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	st, err := newStack(opts, work)
+	if err != nil {
+		return nil, err
+	}
+	res := &result{opts: opts, machine: benchutil.DescribeMachine(".")}
+	fmt.Fprintf(stdout, "bench: %s\nbench: work dir %s (service logs in %s)\n", res.machine, work, st.logDir)
+
+	runErr := runAll(ctx, st, res, stdout)
+	if err := st.close(); err != nil {
+		res.note("Stopping the services: %v", err)
+	}
+	res.elapsed = time.Since(start)
+	if runErr != nil {
+		return &res.table, runErr
+	}
+
+	fmt.Fprintln(stdout)
+	if err := res.table.WriteText(stdout); err != nil {
+		return &res.table, err
+	}
+	if opts.Out != "" {
+		if err := writeReport(opts.Out, res); err != nil {
+			return &res.table, err
+		}
+		fmt.Fprintf(stdout, "\nbench: wrote %s (%s)\n", opts.Out, res.elapsed.Round(time.Second))
+	}
+	return &res.table, nil
+}
+
+// runAll is the sequence: set-up errors end it, benchmark errors become rows.
+func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error {
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(stdout, "bench: "+format+"\n", args...)
+	}
+	opts := st.opts
+	if err := st.startEmulator(ctx); err != nil {
+		return err
+	}
+	emu := &emuClient{base: st.emuHTTP, c: benchutil.NewClient(opts.Concurrency*2, 10*time.Second)}
+	users, err := emu.createUsers(ctx, opts.users(), opts.Concurrency)
+	if err != nil {
+		return err
+	}
+	logf("emulator up, %d users created", len(users))
+
+	ds, err := startDownstream(st.whKey)
+	if err != nil {
+		return err
+	}
+	defer ds.close()
+
+	if st.sender, err = st.newSender(); err != nil {
+		return err
+	}
+	if st.receiver, err = st.newReceiver(ds.url()); err != nil {
+		return err
+	}
+	if err := benchStartup(ctx, st, res); err != nil {
+		return err
+	}
+	logf("services up; start-up measured")
+	idle := measureIdle(st, res)
+
+	// Every recipient first writes to the bot, as real users start a bot
+	// before it may message them; this also warms the receiver up.
+	if err := startBot(ctx, emu, ds, users, opts.Concurrency); err != nil {
+		return err
+	}
+	logf("%d users started the bot", len(users))
+
+	benchReceiver(ctx, emu, ds, st, users, res, idle)
+	logf("receiver load done")
+	benchSend(ctx, st, users, res, idle)
+	logf("send load done")
+	benchBulk(ctx, emu, st, users, res)
+	logf("bulk send done")
+	benchDocument(ctx, st, users, res)
+	logf("document upload done")
+
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bench did not finish within %s: %w", opts.Timeout, err)
+	}
+	return nil
+}
+
+// startBot makes every user write to the bot and waits until the receiver
+// delivered all of those messages.
+func startBot(ctx context.Context, emu *emuClient, ds *downstream, users []emuUser, conc int) error {
+	texts := make([]string, len(users))
+	sum := benchutil.Run(ctx, len(users), conc, 2*time.Minute, func(ctx context.Context, i int) error {
+		texts[i] = fmt.Sprintf("hello from user %d", i)
+		_, err := emu.push(ctx, users[i].ID, texts[i])
+		return err
+	})
+	if sum.Errors > 0 {
+		return fmt.Errorf("users write to the bot: %d failed: %w", sum.Errors, sum.FirstError)
+	}
+	if missing := ds.waitAll(ctx, texts, time.Minute); missing > 0 {
+		return fmt.Errorf("receiver did not deliver %d of %d first messages within a minute", missing, len(texts))
+	}
+	return nil
+}
+
+// errRow turns err into an ERROR row unless the whole run is out of time.
+func errRow(res *result, metric, goal string, err error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w (the run's -timeout)", err)
+	}
+	res.table.Fail(metric, goal, err)
+}

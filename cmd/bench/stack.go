@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
+)
+
+// Bounds of the process handling: every wait ends.
+const (
+	readyTimeout = 30 * time.Second
+	stopGrace    = 15 * time.Second
+)
+
+// stack is the emulator and the two services as child processes on
+// 127.0.0.1, each with its own data directory under work.
+type stack struct {
+	opts   Options
+	work   string
+	logDir string
+
+	emu     *benchutil.Process
+	emuHTTP string // base URL of the control API
+	emuMT   string // MTProto host:port
+	pubKey  string // the emulator's public key file
+
+	botToken string
+	apiToken string // the sender's bearer token
+	whSecret string // the receiver's signing secret (whsec_ form)
+	whKey    []byte
+
+	sender   *service
+	receiver *service
+}
+
+// service is one of our binaries, restartable on the same data dir.
+type service struct {
+	name    string
+	bin     string
+	addr    string
+	dataDir string
+	env     []string
+	proc    *benchutil.Process
+}
+
+// url is the service's base URL.
+func (s *service) url() string { return "http://" + s.addr }
+
+func newStack(opts Options, work string) (*stack, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	st := &stack{
+		opts:     opts,
+		work:     work,
+		logDir:   filepath.Join(work, "logs"),
+		botToken: "7000001:bench-secret",
+		apiToken: hex.EncodeToString(tok),
+		whSecret: "whsec_" + base64.StdEncoding.EncodeToString(key),
+		whKey:    key,
+	}
+	for _, name := range []string{"tgemu", "sender", "receiver"} {
+		if _, err := os.Stat(st.bin(name)); err != nil {
+			return nil, fmt.Errorf("binary %s: %w (run `make build` or pass -bin)", name, err)
+		}
+	}
+	return st, nil
+}
+
+func (st *stack) bin(name string) string {
+	return filepath.Join(st.opts.BinDir, name)
+}
+
+// startEmulator starts bin/tgemu with no limits and waits for its control API.
+func (st *stack) startEmulator(ctx context.Context) error {
+	mt, err := benchutil.FreeAddr()
+	if err != nil {
+		return err
+	}
+	httpAddr, err := benchutil.FreeAddr()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(st.work, "tgemu")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("tgemu dir: %w", err)
+	}
+	st.emuMT = mt
+	st.emuHTTP = "http://" + httpAddr
+	st.pubKey = filepath.Join(dir, "tgemu.pub")
+	env := []string{
+		"TGEMU_MTPROTO_ADDR=" + mt,
+		"TGEMU_HTTP_ADDR=" + httpAddr,
+		"TGEMU_KEY_FILE=" + filepath.Join(dir, "tgemu.key"),
+		"TGEMU_PUBLIC_KEY_FILE=" + st.pubKey,
+		"LOG_LEVEL=" + st.opts.LogLevel,
+		"LOG_FORMAT=json",
+	}
+	st.emu, err = benchutil.Start("tgemu", st.bin("tgemu"), env, st.logDir)
+	if err != nil {
+		return err
+	}
+	if _, err := st.emu.WaitReady(ctx, st.emuHTTP+"/healthz", readyTimeout); err != nil {
+		return err
+	}
+	if _, err := os.Stat(st.pubKey); err != nil {
+		return fmt.Errorf("tgemu did not write its public key: %w", err)
+	}
+	return nil
+}
+
+// telegramEnv points a service at the emulator, logged in as the bench bot.
+func (st *stack) telegramEnv(dataDir string) []string {
+	return []string{
+		"TG_APP_ID=1",
+		"TG_APP_HASH=emulator",
+		"TG_BOT_TOKEN=" + st.botToken,
+		"TG_DC_ADDR=" + st.emuMT,
+		"TG_DC_ID=2",
+		"TG_PUBLIC_KEY_FILE=" + st.pubKey,
+		"DATA_DIR=" + dataDir,
+		"LOG_LEVEL=" + st.opts.LogLevel,
+		"LOG_FORMAT=json",
+	}
+}
+
+// senderLimits are the sender's rate limits: "fast" lifts them for the
+// throughput loads, a positive rate is the bulk configuration (R/s overall,
+// Telegram's 1/s per chat).
+func senderLimitEnv(rate int) []string {
+	if rate <= 0 {
+		return []string{
+			"SENDER_RATE_GLOBAL=1000000",
+			"SENDER_RATE_PER_CHAT=0",
+			"SENDER_RATE_GROUP_PER_MINUTE=0",
+		}
+	}
+	return []string{
+		"SENDER_RATE_GLOBAL=" + strconv.Itoa(rate),
+		"SENDER_RATE_PER_CHAT=1",
+		"SENDER_RATE_GROUP_PER_MINUTE=20",
+	}
+}
+
+func (st *stack) newSender() (*service, error) {
+	addr, err := benchutil.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(st.work, "sender")
+	env := append(st.telegramEnv(dataDir),
+		"SENDER_ADDR="+addr,
+		"SENDER_API_TOKENS="+st.apiToken,
+	)
+	return &service{name: "sender", bin: st.bin("sender"), addr: addr, dataDir: dataDir, env: env}, nil
+}
+
+func (st *stack) newReceiver(downstreamURL string) (*service, error) {
+	addr, err := benchutil.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(st.work, "receiver")
+	env := append(st.telegramEnv(dataDir),
+		"RECEIVER_ADDR="+addr,
+		"DRIVER=http",
+		"DRIVER_HTTP_URL="+downstreamURL,
+		"DRIVER_HTTP_SECRET="+st.whSecret,
+	)
+	return &service{name: "receiver", bin: st.bin("receiver"), addr: addr, dataDir: dataDir, env: env}, nil
+}
+
+// start starts the service with extra env on top of its own and waits for
+// /readyz; it returns the time from process start to the first 200.
+func (st *stack) start(ctx context.Context, s *service, extra ...string) (time.Duration, error) {
+	if s.proc != nil {
+		return 0, fmt.Errorf("%s already running", s.name)
+	}
+	env := append(append([]string{}, s.env...), extra...)
+	p, err := benchutil.Start(s.name, s.bin, env, st.logDir)
+	if err != nil {
+		return 0, err
+	}
+	s.proc = p
+	return p.WaitReady(ctx, s.url()+"/readyz", readyTimeout)
+}
+
+// stop stops the service gracefully (SIGTERM).
+func (s *service) stop() error {
+	if s == nil || s.proc == nil {
+		return nil
+	}
+	err := s.proc.Stop(stopGrace)
+	s.proc = nil
+	return err
+}
+
+// restart stops the service and starts it again on the same data dir: the
+// second start reuses the saved session.
+func (st *stack) restart(ctx context.Context, s *service, extra ...string) (time.Duration, error) {
+	if err := s.stop(); err != nil {
+		return 0, err
+	}
+	return st.start(ctx, s, extra...)
+}
+
+// close stops everything that runs, services first.
+func (st *stack) close() error {
+	var first error
+	for _, s := range []*service{st.sender, st.receiver} {
+		if err := s.stop(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if st.emu != nil {
+		if err := st.emu.Stop(stopGrace); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// memory reads the service's VmRSS and VmHWM.
+func (s *service) memory() (benchutil.Memory, error) {
+	if s.proc == nil {
+		return benchutil.Memory{}, fmt.Errorf("%s not running", s.name)
+	}
+	return s.proc.Memory()
+}
+
+// hasPprof reports whether the service serves net/http/pprof.
+func (s *service) hasPprof(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url()+"/debug/pprof/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
