@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -47,16 +48,17 @@ func TestNewStackNeedsBinaries(t *testing.T) {
 
 func TestDownstreamVerifiesAndRecords(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	ds, err := startDownstream(key)
+	ds, err := startDownstream("whsec_" + base64.StdEncoding.EncodeToString(key))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, ds.close()) }()
 
 	body := []byte(`{"id":"e1","type":"message","message":{"id":7,"text":"hi"}}`)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	post := func(sig string) int {
 		req, err := http.NewRequest(http.MethodPost, ds.url(), bytes.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("webhook-id", "e1")
-		req.Header.Set("webhook-timestamp", "1700000000")
+		req.Header.Set("webhook-timestamp", ts)
 		req.Header.Set("webhook-signature", sig)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
@@ -64,7 +66,7 @@ func TestDownstreamVerifiesAndRecords(t *testing.T) {
 		return resp.StatusCode
 	}
 	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("e1.1700000000."))
+	mac.Write([]byte("e1." + ts + "."))
 	mac.Write(body)
 	good := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 

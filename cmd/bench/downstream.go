@@ -2,25 +2,22 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/tgbotsvc/tgbot/examples/downstream/webhook"
 )
 
 // downstream is the service the receiver delivers to: it checks the
-// signature (one HMAC, cheap), records when each message event arrived, and
+// signature (one HMAC, with the example downstream's webhook.Verify), records when each message event arrived, and
 // answers 200 at once.
 type downstream struct {
-	key []byte
+	secret string
 	srv *http.Server
 	ln  net.Listener
 
@@ -38,12 +35,12 @@ type arrival struct {
 	eventID   string
 }
 
-func startDownstream(key []byte) (*downstream, error) {
+func startDownstream(secret string) (*downstream, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("downstream: %w", err)
 	}
-	d := &downstream{key: key, ln: ln, arrivals: map[string]arrival{}}
+	d := &downstream{secret: secret, ln: ln, arrivals: map[string]arrival{}}
 	d.srv = &http.Server{
 		Handler:           d,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -78,7 +75,7 @@ func (d *downstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read", http.StatusBadRequest)
 		return
 	}
-	if err := verifySignature(d.key, r.Header, body); err != nil {
+	if _, err := webhook.Verify(d.secret, r.Header, body, now, webhook.DefaultTolerance); err != nil {
 		d.mu.Lock()
 		d.badSigs++
 		d.mu.Unlock()
@@ -102,29 +99,6 @@ func (d *downstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	d.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
-}
-
-// verifySignature checks the Standard Webhooks headers of a delivery.
-func verifySignature(key []byte, h http.Header, body []byte) error {
-	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
-	if id == "" || ts == "" || sigs == "" {
-		return errors.New("missing webhook headers")
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "."))
-	mac.Write(body)
-	want := mac.Sum(nil)
-	for _, s := range strings.Fields(sigs) {
-		v, b64, ok := strings.Cut(s, ",")
-		if !ok || v != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(b64)
-		if err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	return errors.New("bad signature")
 }
 
 // lookup returns the arrival of the message with text.

@@ -90,7 +90,7 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	}
 	logf("emulator up, %d users created", len(users))
 
-	ds, err := startDownstream(st.whKey)
+	ds, err := startDownstream(st.whSecret)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,6 @@ type stack struct {
 	botToken string
 	apiToken string // the sender's bearer token
 	whSecret string // the receiver's signing secret (whsec_ form)
-	whKey    []byte
 
 	sender   *service
 	receiver *service
@@ -71,7 +70,6 @@ func newStack(opts Options, work string) (*stack, error) {
 		botToken: "7000001:bench-secret",
 		apiToken: hex.EncodeToString(tok),
 		whSecret: "whsec_" + base64.StdEncoding.EncodeToString(key),
-		whKey:    key,
 	}
 	for _, name := range []string{"tgemu", "sender", "receiver"} {
 		if _, err := os.Stat(st.bin(name)); err != nil {
@@ -157,31 +155,27 @@ func senderLimitEnv(rate int) []string {
 }
 
 func (st *stack) newSender() (*service, error) {
-	addr, err := benchutil.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	dataDir := filepath.Join(st.work, "sender")
-	env := append(st.telegramEnv(dataDir),
-		"SENDER_ADDR="+addr,
-		"SENDER_API_TOKENS="+st.apiToken,
-	)
-	return &service{name: "sender", bin: st.bin("sender"), addr: addr, dataDir: dataDir, env: env}, nil
+	return st.newService("sender", "SENDER_ADDR", "SENDER_API_TOKENS="+st.apiToken)
 }
 
 func (st *stack) newReceiver(downstreamURL string) (*service, error) {
-	addr, err := benchutil.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	dataDir := filepath.Join(st.work, "receiver")
-	env := append(st.telegramEnv(dataDir),
-		"RECEIVER_ADDR="+addr,
+	return st.newService("receiver", "RECEIVER_ADDR",
 		"DRIVER=http",
 		"DRIVER_HTTP_URL="+downstreamURL,
 		"DRIVER_HTTP_SECRET="+st.whSecret,
 	)
-	return &service{name: "receiver", bin: st.bin("receiver"), addr: addr, dataDir: dataDir, env: env}, nil
+}
+
+// newService prepares one of our binaries: a free address in addrVar, a
+// data dir of its own, the emulator's Telegram settings, and env.
+func (st *stack) newService(name, addrVar string, env ...string) (*service, error) {
+	addr, err := benchutil.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(st.work, name)
+	all := append(st.telegramEnv(dataDir), addrVar+"="+addr)
+	return &service{name: name, bin: st.bin(name), addr: addr, dataDir: dataDir, env: append(all, env...)}, nil
 }
 
 // start starts the service with extra env on top of its own and waits for
