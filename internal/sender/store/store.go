@@ -190,8 +190,9 @@ type IdemRecord struct {
 
 // BeginIdempotent claims key for a new request: when no record exists it
 // stores rec and returns (nil, nil); otherwise it returns the existing record
-// and stores nothing. With takeOver, an in-flight record of another owner (a
-// process that died) is replaced by rec and returned as well.
+// and stores nothing. With takeOver, an in-flight record of the same request
+// (fingerprint) by another owner (a process that died) is replaced by rec
+// and returned as well.
 func (s *Store) BeginIdempotent(key string, rec IdemRecord, takeOver bool) (*IdemRecord, error) {
 	var existing *IdemRecord
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -203,7 +204,7 @@ func (s *Store) BeginIdempotent(key string, rec IdemRecord, takeOver bool) (*Ide
 			return err
 		default:
 			existing = &old
-			if !(takeOver && old.State == IdemInFlight && old.Owner != rec.Owner) {
+			if !takeOver || old.State != IdemInFlight || old.Owner == rec.Owner || old.Fingerprint != rec.Fingerprint {
 				return nil
 			}
 		}

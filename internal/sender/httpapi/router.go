@@ -1,0 +1,214 @@
+// Package httpapi is the sender's REST API: the chi router, strict JSON
+// decoding, bearer-token auth, Idempotency-Key handling, the error shape
+// (one function maps error kinds to status codes), access logs, metrics, the
+// OpenAPI document and an offline Swagger UI. The API is described by
+// api/openapi.yaml; a test checks the router against it.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/tgbotsvc/tgbot/internal/sender/gateway"
+	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
+	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
+	"github.com/tgbotsvc/tgbot/internal/sender/send"
+	"github.com/tgbotsvc/tgbot/internal/sender/store"
+)
+
+// Gateway is what the API needs from Telegram; *gateway.Gateway has it.
+type Gateway interface {
+	Send(ctx context.Context, req send.Request, randomID int64) (send.Result, error)
+	CreateDocument(ctx context.Context, nd gateway.NewDocument, r io.Reader) (store.Document, error)
+	// Document returns send.ErrDocumentNotFound for an unknown ID.
+	Document(id string) (store.Document, error)
+	Ready() bool
+}
+
+// Options are the API's limits and policies.
+type Options struct {
+	// Tokens are the accepted bearer tokens; empty means no auth (only
+	// when the operator allowed it).
+	Tokens           []string
+	AsyncThreshold   int
+	MaxRecipients    int
+	MaxJSONBytes     int64
+	MaxDocumentBytes int64
+	RequestTimeout   time.Duration
+	// IdempotencyWait is how long a duplicate of a request still in flight
+	// waits for the first one before answering 409.
+	IdempotencyWait time.Duration
+	OpenAPIYAML     []byte
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	opts    Options
+	gw      Gateway
+	runner  *jobs.Runner
+	store   *store.Store
+	metrics *metrics.Metrics
+	log     *zap.Logger
+
+	tokens  [][32]byte
+	idem    *idempotency
+	openapi openAPIDocs
+}
+
+// New builds the router.
+func New(opts Options, gw Gateway, runner *jobs.Runner, st *store.Store, m *metrics.Metrics, log *zap.Logger) (http.Handler, error) {
+	docs, err := newOpenAPIDocs(opts.OpenAPIYAML)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{opts: opts, gw: gw, runner: runner, store: st, metrics: m, log: log, openapi: docs}
+	for _, t := range opts.Tokens {
+		a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
+	}
+	var owner [8]byte
+	_, _ = rand.Read(owner[:])
+	a.idem = &idempotency{store: st, owner: hex.EncodeToString(owner[:]), wait: opts.IdempotencyWait,
+		inflight: map[string]chan struct{}{}, log: log}
+
+	r := chi.NewRouter()
+	r.Use(a.recoverer, a.observe)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { a.fail(w, r, errNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { a.fail(w, r, errMethodNotAllowed) })
+
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", a.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	r.Get("/docs", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/docs/", http.StatusMovedPermanently)
+	})
+	r.Get("/docs/*", a.openapi.swaggerUI)
+	r.Get("/api_v1/openapi.json", a.openapi.serveJSON)
+	r.Get("/api_v1/openapi.yaml", a.openapi.serveYAML)
+
+	r.Group(func(r chi.Router) {
+		r.Use(a.auth)
+		r.Get("/api_v1/jobs/{id}", a.getJob)
+		r.Group(func(r chi.Router) {
+			r.Use(a.idem.middleware(a))
+			r.Post("/api_v1/send_message", a.sendMessage)
+			r.Post("/api_v1/send_multiple_message", a.sendMultipleMessages)
+			r.Post("/api_v1/send_multiple_messages", a.sendMultipleMessages)
+			r.Post("/api_v1/create_document", a.createDocument)
+			r.Post("/api_v1/send_document", a.sendDocument)
+			r.Post("/api_v1/send_multiple_documents", a.sendMultipleDocuments)
+		})
+	})
+	return r, nil
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, a.log, err)
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	if !a.gw.Ready() {
+		a.fail(w, r, send.Unavailable("the Telegram client is not connected and authorized", nil))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type callerKey struct{}
+
+// auth accepts a request whose bearer token is one of the configured ones,
+// comparing SHA-256 digests in constant time (no length or prefix leaks).
+// The caller's digest scopes its Idempotency-Keys.
+func (a *API) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(a.tokens) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			token, ok = strings.CutPrefix(r.Header.Get("Authorization"), "bearer ")
+		}
+		if !ok || token == "" {
+			a.fail(w, r, errUnauthorized)
+			return
+		}
+		sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+		match := 0
+		for i := range a.tokens {
+			match |= subtle.ConstantTimeCompare(sum[:], a.tokens[i][:])
+		}
+		if match != 1 {
+			a.fail(w, r, errUnauthorized)
+			return
+		}
+		ctx := context.WithValue(r.Context(), callerKey{}, hex.EncodeToString(sum[:8]))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func caller(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
+}
+
+// recoverer turns a panic (a bug) into a logged 500 with the error shape.
+func (a *API) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.Error("panic serving request", zap.String("path", r.URL.Path),
+					zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+				a.fail(w, r, send.Internal(fmt.Errorf("panic: %v", v)))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// observe writes the access log line and the HTTP metrics. It logs the
+// route, never headers (Authorization stays out of logs).
+func (a *API) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := chi.RouteContext(r.Context()).RoutePattern()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		d := time.Since(start)
+		a.metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		a.metrics.HTTPDuration.WithLabelValues(route).Observe(d.Seconds())
+		if route == "/metrics" || route == "/healthz" || route == "/readyz" {
+			return
+		}
+		a.log.Info("http request",
+			zap.String("method", r.Method), zap.String("route", route), zap.String("path", r.URL.Path),
+			zap.Int("status", status), zap.Int("bytes", ww.BytesWritten()), zap.Duration("duration", d),
+			zap.String("remote", r.RemoteAddr), zap.Int64("content_length", r.ContentLength))
+	})
+}
