@@ -1,0 +1,65 @@
+// Command receiver receives a Telegram bot's (or user account's) updates
+// over MTProto, runs them through the Go handlers and forwards them as signed
+// events to the company's services. `receiver -h` lists its environment
+// variables; `receiver login` logs a user account in (user mode).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/tgbotsvc/tgbot/internal/buildinfo"
+	"github.com/tgbotsvc/tgbot/internal/config"
+	"github.com/tgbotsvc/tgbot/internal/logging"
+	"github.com/tgbotsvc/tgbot/internal/receiver"
+)
+
+const about = "forwards Telegram updates to your services as signed events (durable outbox, retries, gap recovery); subcommand `login` logs a user account in"
+
+func main() {
+	buildinfo.Main("receiver", about, &receiver.Config{}, run)
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := config.Load[receiver.Config]()
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := logging.New(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
+	if args := flagArgs(); len(args) > 0 {
+		if args[0] != "login" || len(args) > 1 {
+			return fmt.Errorf("unknown arguments %q (the only subcommand is login)", args)
+		}
+		return receiver.Login(ctx, cfg, log, os.Stdin, os.Stdout)
+	}
+
+	log.Info("configuration", config.Fields(&cfg)...)
+	svc, err := receiver.New(cfg, log)
+	if err != nil {
+		log.Error("start", zap.Error(err))
+		return err
+	}
+	return svc.Run(ctx)
+}
+
+// flagArgs returns the arguments after the flags buildinfo.Main handled.
+func flagArgs() []string {
+	fs := flag.NewFlagSet("receiver", flag.ContinueOnError)
+	fs.Bool("version", false, "")
+	_ = fs.Parse(os.Args[1:])
+	return fs.Args()
+}

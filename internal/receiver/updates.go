@@ -1,0 +1,89 @@
+package receiver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gotd/td/tg"
+
+	"github.com/tgbotsvc/tgbot/internal/receiver/event"
+	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
+)
+
+// handleUpdates is the update manager's handler. It queues the events of
+// forwarded kinds for the next outbox commit, which also carries the update
+// state the manager sets after this returns (see internal/receiver/outbox),
+// then gives the updates to the handlers. If events cannot be queued, the
+// update state is frozen so that it never passes them.
+func (s *Service) handleUpdates(_ context.Context, u tg.UpdatesClass) error {
+	var (
+		list  []tg.UpdateClass
+		users []tg.UserClass
+		chats []tg.ChatClass
+	)
+	switch u := u.(type) {
+	case *tg.Updates:
+		list, users, chats = u.Updates, u.Users, u.Chats
+	case *tg.UpdatesCombined:
+		list, users, chats = u.Updates, u.Users, u.Chats
+	case *tg.UpdateShort:
+		list = []tg.UpdateClass{u.Update}
+	default:
+		return nil
+	}
+	ents := event.NewEntities(users, chats)
+	botID := s.botID.Load()
+	var evs []event.Event
+	hs := make([]*handler.Update, 0, len(list))
+	for _, upd := range list {
+		if _, ok := upd.(*tg.UpdateConfig); ok {
+			s.ready.Store(true)
+		}
+		s.m.Updates.WithLabelValues(upd.TypeName()).Inc()
+		ev, ok := event.FromUpdate(botID, upd, ents)
+		if !ok {
+			continue
+		}
+		if s.forward[ev.Type] {
+			evs = append(evs, ev)
+		}
+		hu := &handler.Update{Event: ev}
+		switch upd := upd.(type) {
+		case *tg.UpdateBotCallbackQuery:
+			hu.Callback = upd
+			hu.Peer = ents.InputPeer(upd.Peer)
+		default:
+			if m, ok := messageOf(upd); ok {
+				hu.Message = m
+				hu.Peer = ents.InputPeer(m.PeerID)
+			}
+		}
+		hs = append(hs, hu)
+	}
+	if len(evs) > 0 {
+		if err := s.store.Add(evs...); err != nil {
+			s.store.Fail(err)
+			return fmt.Errorf("queue events: %w", err)
+		}
+	}
+	for _, hu := range hs {
+		s.runner.Dispatch(hu)
+	}
+	return nil
+}
+
+func messageOf(u tg.UpdateClass) (*tg.Message, bool) {
+	var m tg.MessageClass
+	switch u := u.(type) {
+	case *tg.UpdateNewMessage:
+		m = u.Message
+	case *tg.UpdateNewChannelMessage:
+		m = u.Message
+	case *tg.UpdateEditMessage:
+		m = u.Message
+	case *tg.UpdateEditChannelMessage:
+		m = u.Message
+	}
+	msg, ok := m.(*tg.Message)
+	return msg, ok
+}
