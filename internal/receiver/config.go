@@ -20,18 +20,18 @@ type Config struct {
 	DedupTTL     time.Duration `env:"RECEIVER_DEDUP_TTL" envDefault:"24h" usage:"how long IDs of delivered events are kept to drop replayed updates"`
 	TGRetry      time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
 
-	Driver       string        `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only) or stdout (JSON lines)"`
-	HTTPURL      string        `env:"DRIVER_HTTP_URL" usage:"URL the http driver POSTs events to (required with DRIVER=http)"`
-	HTTPSecret   string        `env:"DRIVER_HTTP_SECRET" secret:"true" usage:"Standard Webhooks signing secret, whsec_<base64> or raw; empty = unsigned"`
-	HTTPTimeout  time.Duration `env:"DRIVER_HTTP_TIMEOUT" envDefault:"10s" usage:"timeout of one delivery attempt"`
-	HTTPHeaders  []string      `env:"DRIVER_HTTP_HEADERS" secret:"true" usage:"extra request headers, comma-separated Name=value pairs"`
-	HTTPAPIKey   string        `env:"DRIVER_HTTP_API_KEY" secret:"true" usage:"API key sent in DRIVER_HTTP_API_KEY_HEADER; empty = none"`
-	HTTPKeyHdr   string        `env:"DRIVER_HTTP_API_KEY_HEADER" envDefault:"X-API-Key" usage:"header that carries DRIVER_HTTP_API_KEY"`
-	MaxAttempts  int           `env:"DRIVER_MAX_ATTEMPTS" envDefault:"0" usage:"attempts before an event is dead-lettered; 0 = no limit (DRIVER_MAX_AGE applies)"`
-	MaxAge       time.Duration `env:"DRIVER_MAX_AGE" envDefault:"24h" usage:"age after which a failing event is dead-lettered; 0 = no limit"`
-	BackoffMin   time.Duration `env:"DRIVER_BACKOFF_INITIAL" envDefault:"1s" usage:"wait after the first failed attempt; doubles per attempt, with jitter"`
-	BackoffMax   time.Duration `env:"DRIVER_BACKOFF_MAX" envDefault:"5m" usage:"longest wait between attempts (a longer Retry-After is honoured up to 1h)"`
-	Concurrency  int           `env:"DRIVER_CONCURRENCY" envDefault:"64" usage:"delivery attempts in flight at once (across chats; each chat is in order)"`
+	Driver      string        `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only) or stdout (JSON lines)"`
+	HTTPURL     string        `env:"DRIVER_HTTP_URL" usage:"URL the http driver POSTs events to (required with DRIVER=http)"`
+	HTTPSecret  string        `env:"DRIVER_HTTP_SECRET" secret:"true" usage:"Standard Webhooks signing secret, whsec_<base64> or raw; empty = unsigned"`
+	HTTPTimeout time.Duration `env:"DRIVER_HTTP_TIMEOUT" envDefault:"10s" usage:"timeout of one delivery attempt"`
+	HTTPHeaders []string      `env:"DRIVER_HTTP_HEADERS" secret:"true" usage:"extra request headers, comma-separated Name=value pairs"`
+	HTTPAPIKey  string        `env:"DRIVER_HTTP_API_KEY" secret:"true" usage:"API key sent in DRIVER_HTTP_API_KEY_HEADER; empty = none"`
+	HTTPKeyHdr  string        `env:"DRIVER_HTTP_API_KEY_HEADER" envDefault:"X-API-Key" usage:"header that carries DRIVER_HTTP_API_KEY"`
+	MaxAttempts int           `env:"DRIVER_MAX_ATTEMPTS" envDefault:"0" usage:"attempts before an event is dead-lettered; 0 = no limit (DRIVER_MAX_AGE applies)"`
+	MaxAge      time.Duration `env:"DRIVER_MAX_AGE" envDefault:"24h" usage:"age after which a failing event is dead-lettered; 0 = no limit"`
+	BackoffMin  time.Duration `env:"DRIVER_BACKOFF_INITIAL" envDefault:"1s" usage:"wait after the first failed attempt; doubles per attempt, with jitter"`
+	BackoffMax  time.Duration `env:"DRIVER_BACKOFF_MAX" envDefault:"5m" usage:"longest wait between attempts (a longer Retry-After is honoured up to 1h)"`
+	Concurrency int           `env:"DRIVER_CONCURRENCY" envDefault:"64" usage:"delivery attempts in flight at once (across chats; each chat is in order)"`
 
 	config.Log
 	config.Telegram
