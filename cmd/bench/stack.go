@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -234,18 +233,4 @@ func (s *service) memory() (benchutil.Memory, error) {
 		return benchutil.Memory{}, fmt.Errorf("%s not running", s.name)
 	}
 	return s.proc.Memory()
-}
-
-// hasPprof reports whether the service serves net/http/pprof.
-func (s *service) hasPprof(ctx context.Context) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url()+"/debug/pprof/", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }

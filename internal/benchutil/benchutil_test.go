@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -181,4 +183,50 @@ func TestDescribeMachine(t *testing.T) {
 	require.Positive(t, m.RAM)
 	require.NotEqual(t, "unknown", m.CPU)
 	require.Contains(t, m.String(), m.GoVersion)
+}
+
+func TestReadCPUTimeSelf(t *testing.T) {
+	before, err := ReadCPUTime(os.Getpid())
+	require.NoError(t, err)
+	deadline := time.Now().Add(300 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	after, err := ReadCPUTime(os.Getpid())
+	require.NoError(t, err)
+	require.Greater(t, after, before, "spun %d times", x)
+	_, err = ReadCPUTime(-1)
+	require.Error(t, err)
+}
+
+func TestCPUProfileAndTop(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx := context.Background()
+	require.True(t, HasPprof(ctx, srv.URL))
+	require.False(t, HasPprof(ctx, "http://127.0.0.1:1"))
+
+	stop := make(chan struct{})
+	go func() { // something to sample
+		x := 0
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				x++
+			}
+		}
+	}()
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	err := CPUProfile(ctx, srv.URL, time.Second, path)
+	close(stop)
+	require.NoError(t, err)
+	top, err := PprofTop(ctx, path, 5)
+	require.NoError(t, err)
+	require.Contains(t, top, "flat")
 }
