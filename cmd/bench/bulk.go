@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gotd/td/telegram/uploader"
@@ -16,23 +15,17 @@ import (
 
 // jobStatus is the part of GET /api_v1/jobs/{id} the bench reads.
 type jobStatus struct {
-	ID       string `json:"job_id"`
-	Status   string `json:"status"`
-	Progress struct {
-		Total  int `json:"total"`
-		Sent   int `json:"sent"`
-		Failed int `json:"failed"`
-	} `json:"progress"`
+	ID         string     `json:"job_id"`
+	Status     string     `json:"status"`
+	Total      int        `json:"total"`
+	Sent       int        `json:"sent"`
+	Failed     int        `json:"failed"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at"`
 }
 
 // finished reports whether the job has stopped working.
-func (j jobStatus) finished() bool {
-	switch strings.ToLower(j.Status) {
-	case "done", "completed", "complete", "finished", "failed", "succeeded":
-		return true
-	}
-	return false
-}
+func (j jobStatus) finished() bool { return j.Status == "done" }
 
 // benchBulk sends one text to Bulk recipients with the emulator enforcing
 // R/s overall and 1/s per chat and the sender configured to R, and compares
@@ -71,6 +64,7 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, ideal
 	}
 	hc := benchutil.NewClient(2, 30*time.Second)
 	base := st.sender.url() + "/api_v1"
+	c0 := st.cpuNow()
 	start := time.Now()
 	var job jobStatus
 	in := map[string]any{"chat_ids": ids, "text": "bench bulk message", "async": true}
@@ -90,11 +84,16 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, ideal
 			return ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
-		if err := benchutil.DoJSON(ctx, hc, http.MethodGet, base+"/jobs/"+job.ID, st.apiToken, nil, &job); err != nil {
+		if err := benchutil.DoJSON(ctx, hc, http.MethodGet, base+"/jobs/"+job.ID+"?limit=0", st.apiToken, nil, &job); err != nil {
 			return fmt.Errorf("job status: %w", err)
 		}
 	}
 	elapsed := time.Since(start)
+	cpu := cpuUsage(c0, st.cpuNow())
+	if job.FinishedAt != nil {
+		res.note("bulk job %s: %d sent, %d failed; %s from POST to done as polled, %s created_at to finished_at as the sender recorded. %s",
+			job.ID, job.Sent, job.Failed, fmtD(elapsed), fmtD(job.FinishedAt.Sub(job.CreatedAt)), cpu)
+	}
 	after, err := emu.stats(ctx)
 	if err != nil {
 		return fmt.Errorf("emulator stats: %w", err)
@@ -117,10 +116,10 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, ideal
 	})
 	res.table.Add(benchutil.Row{
 		Metric:   fmt.Sprintf("bulk send recipients failed (of %d)", len(users)),
-		Measured: fmt.Sprint(job.Progress.Failed),
-		Baseline: fmt.Sprintf("%d sent", job.Progress.Sent),
+		Measured: fmt.Sprint(job.Failed),
+		Baseline: fmt.Sprintf("%d sent", job.Sent),
 		Goal:     "0",
-		Status:   benchutil.Check(job.Progress.Failed == 0 && job.Progress.Sent == len(users)),
+		Status:   benchutil.Check(job.Failed == 0 && job.Sent == len(users)),
 	})
 	return nil
 }
@@ -146,6 +145,7 @@ func benchDocument(ctx context.Context, st *stack, users []emuUser, res *result)
 		DocumentID string `json:"document_id"`
 		Size       int64  `json:"size"`
 	}
+	c0 := st.cpuNow()
 	start := time.Now()
 	err = benchutil.PostMultipart(ctx, hc, st.sender.url()+"/api_v1/create_document", st.apiToken,
 		"document", "bench.bin", benchutil.PatternReader(size), &out)
@@ -162,6 +162,7 @@ func benchDocument(ctx context.Context, st *stack, users []emuUser, res *result)
 		errRow(res, metric, "", err)
 		return
 	}
+	res.note("create_document: %d MiB in %s. %s", st.opts.DocMB, fmtD(elapsed), cpuUsage(c0, st.cpuNow()))
 
 	var bareElapsed time.Duration
 	bareErr := st.withBareClient(ctx, func(ctx context.Context, api *tg.Client) error {

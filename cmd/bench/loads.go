@@ -124,23 +124,28 @@ func benchSend(ctx context.Context, st *stack, users []emuUser, res *result, idl
 	benchutil.Run(ctx, warm, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
 		return viaSender(ctx, i, "warm-up")
 	})
+	c0 := st.cpuNow()
 	gw := benchutil.Run(ctx, opts.N, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
 		return viaSender(ctx, i, "bench send")
 	})
+	gwCPU := cpuUsage(c0, st.cpuNow())
 	loadMemoryRow(res, st.sender, "send load", idle.sender)
 
 	var bare benchutil.Summary
+	var bareCPU string
 	err := st.withBareClient(ctx, func(ctx context.Context, api *tg.Client) error {
 		benchutil.Run(ctx, warm, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
 			return bareSend(ctx, api, users[i%len(users)], fmt.Sprintf("bare warm-up %d", i))
 		})
+		c0 := st.cpuNow()
 		bare = benchutil.Run(ctx, opts.N, opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
 			return bareSend(ctx, api, users[i%len(users)], fmt.Sprintf("bare send %d", i))
 		})
+		bareCPU = cpuUsage(c0, st.cpuNow())
 		return nil
 	})
-	res.note("send_message via the sender: %s", gw)
-	res.note("send_message via a bare gotd client: %s", bare)
+	res.note("send_message via the sender: %s. %s", gw, gwCPU)
+	res.note("send_message via a bare gotd client: %s. %s (the bare client runs in the bench process)", bare, bareCPU)
 
 	const metric = "send_message msg/s, sender vs bare client"
 	if err != nil {
@@ -203,6 +208,7 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 		texts[i] = fmt.Sprintf("bench push %d", i)
 	}
 	var firstSent atomic.Int64
+	c0 := st.cpuNow()
 	push := benchutil.Run(ctx, m, conc, loadTimeout, func(ctx context.Context, i int) error {
 		sent[i] = time.Now()
 		firstSent.CompareAndSwap(0, sent[i].UnixNano())
@@ -210,6 +216,7 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 		return err
 	})
 	missing := ds.waitAll(ctx, texts, deliveryTimeout)
+	cpu := cpuUsage(c0, st.cpuNow())
 	loadMemoryRow(res, st.receiver, "receive load", idle.receiver)
 
 	var lat []time.Duration
@@ -227,8 +234,8 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 	span := last.Sub(time.Unix(0, firstSent.Load()))
 	sum := benchutil.Summarize(lat, missing, nil, span)
 	events, badSigs, badBody := ds.counters()
-	res.note("receiver: %d pushes from %d goroutines at %.0f/s (control API); %s; downstream saw %d events, %d bad signatures, %d bad bodies",
-		push.N, conc, push.Rate(), sum, events, badSigs, badBody)
+	res.note("receiver: %d pushes from %d goroutines at %.0f/s (control API); delivered %s; downstream saw %d events, %d bad signatures, %d bad bodies. %s",
+		push.N, conc, push.Rate(), sum, events, badSigs, badBody, cpu)
 
 	res.table.Add(benchutil.Row{
 		Metric:   "receiver events/s, push to signed delivery",

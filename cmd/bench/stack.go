@@ -135,20 +135,20 @@ func (st *stack) telegramEnv(dataDir string) []string {
 	}
 }
 
-// senderLimits are the sender's rate limits: "fast" lifts them for the
-// throughput loads, a positive rate is the bulk configuration (R/s overall,
-// Telegram's 1/s per chat).
+// senderLimitEnv sets the sender's rate limits: rate 0 lifts them all for
+// the throughput loads; a positive rate is the bulk configuration (R/s
+// overall, Telegram's 1/s per chat and 20/min per group).
 func senderLimitEnv(rate int) []string {
 	if rate <= 0 {
 		return []string{
-			"SENDER_RATE_GLOBAL=1000000",
-			"SENDER_RATE_PER_CHAT=0",
+			"SENDER_RATE_PER_SECOND=0",
+			"SENDER_RATE_PER_CHAT_PER_SECOND=0",
 			"SENDER_RATE_GROUP_PER_MINUTE=0",
 		}
 	}
 	return []string{
-		"SENDER_RATE_GLOBAL=" + strconv.Itoa(rate),
-		"SENDER_RATE_PER_CHAT=1",
+		"SENDER_RATE_PER_SECOND=" + strconv.Itoa(rate),
+		"SENDER_RATE_PER_CHAT_PER_SECOND=1",
 		"SENDER_RATE_GROUP_PER_MINUTE=20",
 	}
 }
@@ -233,4 +233,47 @@ func (s *service) memory() (benchutil.Memory, error) {
 		return benchutil.Memory{}, fmt.Errorf("%s not running", s.name)
 	}
 	return s.proc.Memory()
+}
+
+// cpuSample is the CPU time used so far by each process of the run.
+type cpuSample struct {
+	at   time.Time
+	used map[string]time.Duration
+}
+
+// cpuNow samples the emulator, the running services and the bench itself.
+func (st *stack) cpuNow() cpuSample {
+	s := cpuSample{at: time.Now(), used: map[string]time.Duration{}}
+	add := func(name string, pid int) {
+		if d, err := benchutil.ReadCPUTime(pid); err == nil {
+			s.used[name] = d
+		}
+	}
+	if st.emu != nil {
+		add("tgemu", st.emu.PID())
+	}
+	for _, svc := range []*service{st.sender, st.receiver} {
+		if svc != nil && svc.proc != nil {
+			add(svc.name, svc.proc.PID())
+		}
+	}
+	add("bench", os.Getpid())
+	return s
+}
+
+// cpuUsage says how many cores each process used between two samples.
+func cpuUsage(from, to cpuSample) string {
+	wall := to.at.Sub(from.at).Seconds()
+	if wall <= 0 {
+		return "no time passed"
+	}
+	out := fmt.Sprintf("CPU over %.1f s:", wall)
+	for _, name := range []string{"tgemu", "sender", "receiver", "bench"} {
+		a, okA := from.used[name]
+		b, okB := to.used[name]
+		if okA && okB {
+			out += fmt.Sprintf(" %s %.2f cores,", name, (b - a).Seconds()/wall)
+		}
+	}
+	return out[:len(out)-1]
 }

@@ -142,7 +142,7 @@ func (p *Process) WaitReady(ctx context.Context, url string, timeout time.Durati
 			return 0, fmt.Errorf("%s exited before %s answered 200: %v\n%s", p.Name, url, p.waitErr, p.Tail(15))
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%s: %s not 200 within %s\n%s", p.Name, url, timeout, p.Tail(15))
-		case <-time.After(2 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
