@@ -18,8 +18,8 @@ import (
 // answers 200 at once.
 type downstream struct {
 	secret string
-	srv *http.Server
-	ln  net.Listener
+	srv    *http.Server
+	ln     net.Listener
 
 	mu       sync.Mutex
 	arrivals map[string]arrival // by message text

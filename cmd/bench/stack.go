@@ -272,7 +272,7 @@ func cpuUsage(from, to cpuSample) string {
 		a, okA := from.used[name]
 		b, okB := to.used[name]
 		if okA && okB {
-			out += fmt.Sprintf(" %s %.2f cores,", name, (b - a).Seconds()/wall)
+			out += fmt.Sprintf(" %s %.2f cores,", name, (b-a).Seconds()/wall)
 		}
 	}
 	return out[:len(out)-1]
