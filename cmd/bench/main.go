@@ -58,6 +58,7 @@ func parseFlags(args []string, stdout io.Writer) (opts Options, exit bool, err e
 	fs.IntVar(&opts.BulkRate, "bulk-rate", 0, "R: messages/s the emulator allows and the sender is configured to")
 	fs.IntVar(&opts.DocMB, "doc-mb", 0, "size of the generated document, MiB")
 	fs.DurationVar(&opts.Timeout, "timeout", 0, "bound on the whole run")
+	fs.StringVar(&opts.Profile, "profile", "", `CPU profiles of the send and receive loads, in-process: "auto" (when a goal is missed; the default), "always" or "never" (-quick default)`)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "bench: benchmarks of bin/tgemu, bin/sender and bin/receiver against a bare gotd client\n\nUsage: bench [flags]\n\n")
 		fs.PrintDefaults()
@@ -74,5 +75,10 @@ func parseFlags(args []string, stdout io.Writer) (opts Options, exit bool, err e
 	}
 	opts.Quick = *quick
 	opts.setDefaults()
+	switch opts.Profile {
+	case "auto", "always", "never":
+	default:
+		return opts, true, fmt.Errorf("-profile: %q is not auto, always or never", opts.Profile)
+	}
 	return opts, false, nil
 }

@@ -30,6 +30,9 @@ type Options struct {
 	DocMB int
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+	// Profile is when to record CPU profiles of the send and receive loads
+	// in-process: "auto" (when their goals are missed), "always", "never".
+	Profile string
 }
 
 // DefaultOptions are the sizes of a full run (quick=false: under 5 minutes
@@ -39,13 +42,13 @@ func DefaultOptions(quick bool) Options {
 		return Options{
 			BinDir: "bin", LogLevel: "warn",
 			N: 300, Concurrency: 8, M: 300, Bulk: 200, BulkRate: 200, DocMB: 12,
-			Timeout: 90 * time.Second,
+			Timeout: 90 * time.Second, Profile: "never",
 		}
 	}
 	return Options{
 		BinDir: "bin", LogLevel: "info",
 		N: 10000, Concurrency: 16, M: 10000, Bulk: 10000, BulkRate: 1000, DocMB: 50,
-		Timeout: 4*time.Minute + 30*time.Second,
+		Timeout: 4*time.Minute + 30*time.Second, Profile: "auto",
 	}
 }
 
@@ -70,6 +73,9 @@ func (o *Options) setDefaults() {
 	setInt(&o.DocMB, d.DocMB)
 	if o.Timeout <= 0 {
 		o.Timeout = d.Timeout
+	}
+	if o.Profile == "" {
+		o.Profile = d.Profile
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -46,6 +47,23 @@ func writeReport(path string, res *result) error {
 				fmt.Fprintf(&b, ": %s", r.Note)
 			}
 			b.WriteString("\n")
+		}
+	}
+	if len(res.profiles) > 0 {
+		b.WriteString("\n## CPU profiles\n\n")
+		b.WriteString("The services serve no pprof endpoint, so each missed load was run again with the emulator,\n")
+		b.WriteString("the service and the load generator inside the bench process under one CPU profile; pprof labels\n")
+		b.WriteString("(`proc=tgemu|sender|receiver`) separate the components (`go tool pprof -top -tagfocus proc=sender`).\n")
+		b.WriteString("Unlabelled samples (the load generator) include the garbage collector of the whole process.\n")
+		for _, p := range res.profiles {
+			fmt.Fprintf(&b, "\n### %s load\n\n%s.\n", p.name, p.load)
+			for _, c := range []string{"sender", "receiver", "tgemu", "load generator"} {
+				top, ok := p.top[c]
+				if !ok || strings.Contains(top, "Showing nodes accounting for 0, 0%") {
+					continue
+				}
+				fmt.Fprintf(&b, "\n%s:\n\n```\n%s```\n", c, top)
+			}
 		}
 	}
 	if len(res.notes) > 0 {

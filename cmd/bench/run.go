@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tgbotsvc/tgbot/internal/benchutil"
@@ -13,11 +14,12 @@ import (
 
 // result is what one run produced: the table and what explains it.
 type result struct {
-	table   benchutil.Table
-	machine benchutil.Machine
-	opts    Options
-	notes   []string // facts about the run for the report
-	elapsed time.Duration
+	table    benchutil.Table
+	machine  benchutil.Machine
+	opts     Options
+	notes    []string // facts about the run for the report
+	profiles []profiled
+	elapsed  time.Duration
 }
 
 func (r *result) note(format string, args ...any) {
@@ -124,10 +126,44 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	benchDocument(ctx, st, users, res)
 	logf("document upload done")
 
+	if which := toProfile(st.opts.Profile, &res.table); len(which) > 0 {
+		// The processes are done with; the profiles run in-process.
+		if err := st.close(); err != nil {
+			res.note("Stopping the services: %v", err)
+		}
+		logf("recording CPU profiles of the %s load(s) in-process", strings.Join(which, " and "))
+		profiles, err := profileLoads(ctx, st, which)
+		if err != nil {
+			res.note("CPU profiles: %v", err)
+		}
+		res.profiles = profiles
+	}
+
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bench did not finish within %s: %w", opts.Timeout, err)
 	}
 	return nil
+}
+
+// toProfile says which loads to profile: those whose rows missed their goal
+// (mode "auto"), both ("always") or none.
+func toProfile(mode string, t *benchutil.Table) []string {
+	switch mode {
+	case "always":
+		return []string{"send", "receive"}
+	case "never":
+		return nil
+	}
+	var out []string
+	for _, load := range []struct{ name, prefix string }{{"send", "send_message"}, {"receive", "receiver"}} {
+		for _, r := range t.Misses() {
+			if strings.HasPrefix(r.Metric, load.prefix) && !strings.Contains(r.Metric, "RSS") {
+				out = append(out, load.name)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // startBot makes every user write to the bot and waits until the receiver

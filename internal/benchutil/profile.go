@@ -57,13 +57,24 @@ func CPUProfile(ctx context.Context, baseURL string, d time.Duration, path strin
 	return nil
 }
 
-// PprofTop returns the n heaviest functions of a profile by cumulative time
-// (`go tool pprof -top -cum`), without pprof's header lines.
-func PprofTop(ctx context.Context, path string, n int) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount="+strconv.Itoa(n), path)
+// PprofTop returns the n heaviest functions of a profile by own time
+// (`go tool pprof -top`, plus extra flags such as -cum or -tagfocus),
+// without the header lines that name files and dates.
+func PprofTop(ctx context.Context, path string, n int, extra ...string) (string, error) {
+	args := append([]string{"tool", "pprof", "-top", "-nodecount=" + strconv.Itoa(n)}, extra...)
+	cmd := exec.CommandContext(ctx, "go", append(args, path)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go tool pprof: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return string(out), nil
+	var keep []string
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "File: "), strings.HasPrefix(line, "Build ID: "),
+			strings.HasPrefix(line, "Type: "), strings.HasPrefix(line, "Time: "):
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n") + "\n", nil
 }
