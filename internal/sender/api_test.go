@@ -226,7 +226,9 @@ func TestAPI(t *testing.T) {
 		var wg sync.WaitGroup
 		answers := make([]response, 8)
 		for i := range answers {
-			wg.Go(func() { answers[i] = s.postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": u.ID, "text": "burst"}, conc) })
+			wg.Go(func() {
+				answers[i] = s.postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": u.ID, "text": "burst"}, conc)
+			})
 		}
 		wg.Wait()
 		for _, a := range answers {
