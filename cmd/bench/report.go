@@ -25,6 +25,7 @@ func writeReport(path string, res *result) error {
 	fmt.Fprintf(&b, "- RAM: %.1f GiB\n", float64(m.RAM)/(1<<30))
 	fmt.Fprintf(&b, "- OS: %s, Go: %s\n", m.OS, m.GoVersion)
 	fmt.Fprintf(&b, "- Date: %s, commit %s\n", m.Date.Format(time.RFC3339), m.Commit)
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end (above the core count,\n  other work on the machine competed with the services for CPU)\n", m.LoadAvg, res.loadEnd)
 	fmt.Fprintf(&b, "- Run: %s in all", res.elapsed.Round(time.Second))
 	if o.Quick {
 		b.WriteString(" (-quick: small loads, numbers are indicative only)")

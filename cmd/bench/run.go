@@ -20,6 +20,7 @@ type result struct {
 	notes    []string // facts about the run for the report
 	profiles []profiled
 	elapsed  time.Duration
+	loadEnd  string // load average at the end
 }
 
 func (r *result) note(format string, args ...any) {
@@ -59,6 +60,7 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) (*benchutil.Table,
 		res.note("Stopping the services: %v", err)
 	}
 	res.elapsed = time.Since(start)
+	res.loadEnd = benchutil.LoadAvg()
 	if runErr != nil {
 		return &res.table, runErr
 	}

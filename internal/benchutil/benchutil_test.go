@@ -183,6 +183,7 @@ func TestDescribeMachine(t *testing.T) {
 	require.Positive(t, m.RAM)
 	require.NotEqual(t, "unknown", m.CPU)
 	require.Contains(t, m.String(), m.GoVersion)
+	require.Regexp(t, `^[0-9.]+ [0-9.]+ [0-9.]+$`, m.LoadAvg)
 }
 
 func TestReadCPUTimeSelf(t *testing.T) {

@@ -20,6 +20,9 @@ type Machine struct {
 	GoVersion string
 	Date      time.Time
 	Commit    string
+	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute averages when the run
+	// started: other work on the machine skews every number.
+	LoadAvg string
 }
 
 // DescribeMachine reads /proc/cpuinfo and /proc/meminfo and asks git (in
@@ -41,11 +44,25 @@ func DescribeMachine(repoDir string) Machine {
 			m.RAM = kb * 1024
 		}
 	}
+	m.LoadAvg = LoadAvg()
 	cmd := exec.Command("git", "-C", repoDir, "describe", "--always", "--dirty")
 	if out, err := cmd.Output(); err == nil {
 		m.Commit = strings.TrimSpace(string(out))
 	}
 	return m
+}
+
+// LoadAvg returns the 1, 5 and 15 minute load averages, or "unknown".
+func LoadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // procField returns the value of the first "key: value" line of a /proc file.
@@ -67,7 +84,7 @@ func procField(path, key string) (string, bool) {
 
 // String is a one-paragraph description.
 func (m Machine) String() string {
-	return fmt.Sprintf("%s, %d cores, %.1f GiB RAM, %s, %s, commit %s, %s",
+	return fmt.Sprintf("%s, %d cores, %.1f GiB RAM, %s, %s, commit %s, %s, load average %s",
 		m.CPU, m.Cores, float64(m.RAM)/(1<<30), m.OS, m.GoVersion, m.Commit,
-		m.Date.Format("2006-01-02 15:04 MST"))
+		m.Date.Format("2006-01-02 15:04 MST"), m.LoadAvg)
 }
