@@ -11,8 +11,9 @@ import (
 
 // emuClient speaks the emulator's control API.
 type emuClient struct {
-	base string
-	c    *http.Client
+	base  string
+	c     *http.Client
+	botID int64 // named in pushes: the emulator then need not look for its only bot
 }
 
 // emuUser is an emulated user.
@@ -58,7 +59,8 @@ func (e *emuClient) push(ctx context.Context, userID int64, text string) (int, e
 	var out struct {
 		MessageID int `json:"message_id"`
 	}
-	err := e.do(ctx, http.MethodPost, fmt.Sprintf("/v1/users/%d/messages", userID), map[string]any{"text": text}, &out)
+	in := map[string]any{"text": text, "bot_id": e.botID}
+	err := e.do(ctx, http.MethodPost, fmt.Sprintf("/v1/users/%d/messages", userID), in, &out)
 	return out.MessageID, err
 }
 

@@ -69,7 +69,7 @@ func (ip *inproc) close() {
 // startInproc starts an emulator in this process, labelled tgemu.
 func startInproc(ctx context.Context, st *stack, dir string) (*inproc, error) {
 	ip := &inproc{dir: dir}
-	emu, err := tgemu.New(tgemu.Config{MTProtoAddr: "127.0.0.1:0", BotTokens: []string{st.botToken}})
+	emu, err := tgemu.New(tgemu.Config{MTProtoAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", BotTokens: []string{st.botToken}})
 	if err != nil {
 		return nil, fmt.Errorf("in-process emulator: %w", err)
 	}
@@ -214,17 +214,12 @@ func profileLoads(ctx context.Context, st *stack, which []string) ([]profiled, e
 			return nil, fmt.Errorf("in-process users: %w", err)
 		}
 	}
-	botID := int64(0)
-	if id, _, ok := strings.Cut(st.botToken, ":"); ok {
-		botID, _ = strconv.ParseInt(id, 10, 64)
-	}
+	// Pushes go through the control API over HTTP, as in the process run:
+	// its handlers run in goroutines the emulator started, so labelled tgemu.
+	emu := &emuClient{base: "http://" + ip.emu.HTTPAddr(), c: benchutil.NewClient(st.opts.Concurrency*2, 10*time.Second), botID: st.botID()}
 	push := func(ctx context.Context, i int, prefix string) (string, error) {
 		text := fmt.Sprintf("%s %d", prefix, i)
-		var err error
-		// The emulator's work for a push is the emulator's, not the load's.
-		pprof.Do(ctx, pprof.Labels(profileLabel, "tgemu"), func(context.Context) {
-			_, err = ip.emu.UserSendMessage(users[i%n].ID, botID, text)
-		})
+		_, err := emu.push(ctx, users[i%n].ID, text)
 		return text, err
 	}
 	// Users start the bot, so the sender may message them.

@@ -87,7 +87,7 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	if err := st.startEmulator(ctx); err != nil {
 		return err
 	}
-	emu := &emuClient{base: st.emuHTTP, c: benchutil.NewClient(opts.Concurrency*2, 10*time.Second)}
+	emu := &emuClient{base: st.emuHTTP, c: benchutil.NewClient(opts.Concurrency*2, 10*time.Second), botID: st.botID()}
 	users, err := emu.createUsers(ctx, opts.users(), opts.Concurrency)
 	if err != nil {
 		return err

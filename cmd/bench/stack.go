@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/config"
 )
 
 // Bounds of the process handling: every wait ends.
@@ -80,6 +81,12 @@ func newStack(opts Options, work string) (*stack, error) {
 
 func (st *stack) bin(name string) string {
 	return filepath.Join(st.opts.BinDir, name)
+}
+
+// botID is the numeric part of the bot token.
+func (st *stack) botID() int64 {
+	t := config.Telegram{BotToken: st.botToken}
+	return t.BotID()
 }
 
 // startEmulator starts bin/tgemu with no limits and waits for its control API.
