@@ -1,14 +1,22 @@
 package receiver_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
+	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
+	"github.com/tgbotsvc/tgbot/internal/receiver/handlers"
 )
 
 // TestEndToEnd runs the receiver against the emulator over TCP and an
@@ -17,6 +25,11 @@ func TestEndToEnd(t *testing.T) {
 	s := newSuite(t)
 	t.Run("MessageArrivesSigned", s.testMessageArrivesSigned)
 	t.Run("DownstreamOutageKeepsOrder", s.testDownstreamOutageKeepsOrder)
+	t.Run("RestartDeliversOutboxAndMissedUpdates", s.testRestart)
+	t.Run("Familiarize", s.testFamiliarize)
+	t.Run("DeadLettersReplay", s.testDeadLetters)
+	t.Run("AdminDisabledWithoutToken", s.testAdminDisabled)
+	t.Run("HandlerPanicContained", s.testHandlerPanic)
 }
 
 func (s *suite) testMessageArrivesSigned(t *testing.T) {
@@ -68,4 +81,170 @@ func (s *suite) testDownstreamOutageKeepsOrder(t *testing.T) {
 	})
 	down.waitTexts(t, a.ID, want)
 	down.waitTexts(t, b.ID, want)
+}
+
+// The receiver stops with undelivered events in its outbox; messages are
+// sent while it is down; after a restart everything arrives, in order, once.
+func (s *suite) testRestart(t *testing.T) {
+	env := s.env
+	down := newDownstream(t)
+	down.setStatus(func(event.Event) int { return http.StatusServiceUnavailable })
+	dir := s.dataDir(t)
+	cfg := testConfig(env, dir, down.srv.URL)
+	r := startReceiver(t, cfg)
+	u := newUser(t, env, "Restart")
+	for i := range 5 {
+		send(t, env, u.ID, fmt.Sprintf("before %d", i))
+	}
+	require.Eventually(t, func() bool {
+		_, body := httpDo(t, http.MethodGet, "http://"+r.svc.Addr()+"/readyz", "")
+		return body["outbox_depth"] == 5.0
+	}, 10*time.Second, 20*time.Millisecond)
+	r.stop(t)
+
+	for i := range 3 {
+		send(t, env, u.ID, fmt.Sprintf("while down %d", i))
+	}
+	down.setStatus(nil)
+	startReceiver(t, cfg)
+	want := []string{"before 0", "before 1", "before 2", "before 3", "before 4", "while down 0", "while down 1", "while down 2"}
+	down.waitTexts(t, u.ID, want)
+	send(t, env, u.ID, "after")
+	down.waitTexts(t, u.ID, append(want, "after"))
+}
+
+func (s *suite) testFamiliarize(t *testing.T) {
+	env := s.env
+	down := newDownstream(t)
+	startReceiver(t, testConfig(env, s.dataDir(t), down.srv.URL))
+	u := newUser(t, env, "Fam")
+
+	waitBot := func(n int) []string {
+		t.Helper()
+		require.Eventually(t, func() bool { return len(botSaid(t, env, u.ID)) >= n }, 10*time.Second, 20*time.Millisecond,
+			"bot said %q", botSaid(t, env, u.ID))
+		return botSaid(t, env, u.ID)
+	}
+	send(t, env, u.ID, "/familiarize")
+	require.Equal(t, []string{handlers.AskName}, waitBot(1))
+	send(t, env, u.ID, "12345")
+	require.Equal(t, []string{handlers.AskName, handlers.AskName}, waitBot(2))
+	send(t, env, u.ID, "Alice")
+	require.Equal(t, []string{handlers.AskName, handlers.AskName, "Nice to meet you Alice!"}, waitBot(3))
+
+	var create event.Event
+	require.Eventually(t, func() bool {
+		for _, ev := range down.got() {
+			if ev.Type == event.TypeUserCreate {
+				create = ev
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond)
+	var data event.UserCreate
+	require.NoError(t, json.Unmarshal(create.Data, &data))
+	require.Equal(t, event.UserCreate{Name: "Alice", ChatID: u.ID}, data)
+	require.Equal(t, u.ID, create.ChatID())
+	// Every message is forwarded too, answers included.
+	down.waitTexts(t, u.ID, []string{"/familiarize", "12345", "Alice"})
+}
+
+func (s *suite) testDeadLetters(t *testing.T) {
+	env := s.env
+	down := newDownstream(t)
+	var accept atomic.Bool
+	down.setStatus(func(ev event.Event) int {
+		if ev.Message != nil && ev.Message.Text == "poison" && !accept.Load() {
+			return http.StatusUnprocessableEntity
+		}
+		return http.StatusOK
+	})
+	r := startReceiver(t, testConfig(env, s.dataDir(t), down.srv.URL))
+	base := "http://" + r.svc.Addr()
+	u := newUser(t, env, "Dead")
+	send(t, env, u.ID, "poison")
+	send(t, env, u.ID, "fine")
+	down.waitTexts(t, u.ID, []string{"fine"}) // a permanent error does not hold up the chat
+
+	status, _ := httpDo(t, http.MethodGet, base+"/admin/dead-letters", "")
+	require.Equal(t, http.StatusUnauthorized, status)
+	status, _ = httpDo(t, http.MethodGet, base+"/admin/dead-letters", "wrong")
+	require.Equal(t, http.StatusUnauthorized, status)
+	var body map[string]any
+	require.Eventually(t, func() bool {
+		status, body = httpDo(t, http.MethodGet, base+"/admin/dead-letters", adminToken)
+		return status == http.StatusOK && body["count"] == 1.0
+	}, 10*time.Second, 20*time.Millisecond)
+	dl := body["dead_letters"].([]any)[0].(map[string]any)
+	require.Equal(t, "downstream answered 422", dl["last_error"])
+	id := dl["event"].(map[string]any)["id"].(string)
+
+	status, _ = httpDo(t, http.MethodPost, base+"/admin/dead-letters/nope/replay", adminToken)
+	require.Equal(t, http.StatusNotFound, status)
+	accept.Store(true)
+	status, body = httpDo(t, http.MethodPost, base+"/admin/dead-letters/"+url.PathEscape(id)+"/replay", adminToken)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, []any{id}, body["replayed"])
+	down.waitTexts(t, u.ID, []string{"fine", "poison"})
+	status, body = httpDo(t, http.MethodGet, base+"/admin/dead-letters", adminToken)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, 0.0, body["count"])
+
+	// Replay all.
+	accept.Store(false)
+	send(t, env, u.ID, "poison")
+	require.Eventually(t, func() bool {
+		_, body = httpDo(t, http.MethodGet, base+"/admin/dead-letters", adminToken)
+		return body["count"] == 1.0
+	}, 10*time.Second, 20*time.Millisecond)
+	accept.Store(true)
+	status, body = httpDo(t, http.MethodPost, base+"/admin/dead-letters/replay", adminToken)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, 1.0, body["count"])
+	down.waitTexts(t, u.ID, []string{"fine", "poison", "poison"})
+}
+
+func (s *suite) testAdminDisabled(t *testing.T) {
+	down := newDownstream(t)
+	cfg := testConfig(s.env, s.dataDir(t), down.srv.URL)
+	cfg.AdminToken = ""
+	r := startReceiver(t, cfg)
+	status, _ := httpDo(t, http.MethodGet, "http://"+r.svc.Addr()+"/admin/dead-letters", "anything")
+	require.Equal(t, http.StatusNotFound, status)
+	status, _ = httpDo(t, http.MethodGet, "http://"+r.svc.Addr()+"/healthz", "")
+	require.Equal(t, http.StatusOK, status)
+	resp, err := http.Get("http://" + r.svc.Addr() + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func (s *suite) testHandlerPanic(t *testing.T) {
+	env := s.env
+	down := newDownstream(t)
+	echo := handler.HandlerFunc(func(ctx context.Context, c *handler.Context) error {
+		return c.Reply(ctx, "echo "+c.Text())
+	})
+	r := startReceiver(t, testConfig(env, s.dataDir(t), down.srv.URL), receiver.WithExtraRoutes(func(r *handler.Router) {
+		r.Command("boom", handler.HandlerFunc(func(context.Context, *handler.Context) error { panic("boom") }))
+		r.On(handler.KindMessage, echo)
+	}))
+	a, b := newUser(t, env, "PanicA"), newUser(t, env, "PanicB")
+	send(t, env, a.ID, "/boom")
+	send(t, env, b.ID, "hi")
+	send(t, env, a.ID, "still there")
+	for user, want := range map[int64]string{a.ID: "echo still there", b.ID: "echo hi"} {
+		require.Eventually(t, func() bool {
+			said := botSaid(t, env, user)
+			return len(said) == 1 && said[0] == want
+		}, 10*time.Second, 20*time.Millisecond)
+	}
+	resp, err := http.Get("http://" + r.svc.Addr() + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var sb strings.Builder
+	_, _ = fmt.Fprint(&sb, readAll(t, resp))
+	require.Contains(t, sb.String(), "receiver_handler_panics_total 1")
+	require.Contains(t, sb.String(), `receiver_handler_runs_total{handler="/boom",result="panic"} 1`)
 }
