@@ -127,7 +127,7 @@ The services keep running. Try (Ctrl-C stops everything):
   curl -s http://%[5]s/state
 
   # the receiver's and the sender's metrics
-  curl -s http://%[6]s/metrics | grep -v '^#' | head; curl -s http://%[1]s/metrics | grep -v '^#' | head
+  curl -s http://%[6]s/metrics | grep '^receiver_events'; curl -s http://%[1]s/metrics | grep '^sender_messages'
 
 Logs: %[7]s/logs
 `, s.addr.sender, s.apiToken, userID, s.addr.emuHTTP, s.addr.downstream, s.addr.receiver, s.dir)
