@@ -44,7 +44,7 @@ func testConfig(t *testing.T, binDir string) Config {
 	}
 }
 
-func TestDemoNamesTheFailingStep(t *testing.T) {
+func TestDemoNeedsTheBinaries(t *testing.T) {
 	err := run(context.Background(), testConfig(t, t.TempDir()), &syncBuffer{})
 	require.ErrorContains(t, err, "start tgemu")
 	require.ErrorContains(t, err, "make build")
