@@ -167,7 +167,9 @@ func benchDocument(ctx context.Context, st *stack, users []emuUser, res *result)
 	var bareElapsed time.Duration
 	bareErr := st.withBareClient(ctx, func(ctx context.Context, api *tg.Client) error {
 		t := time.Now()
-		f, err := uploader.NewUploader(api).FromReader(ctx, "bench.bin", benchutil.PatternReader(size))
+		// Known size, as the sender knows it once the request is read; gotd's
+		// default part size and threads.
+		f, err := uploader.NewUploader(api).Upload(ctx, uploader.NewUpload("bench.bin", benchutil.PatternReader(size), size))
 		if err != nil {
 			return fmt.Errorf("upload: %w", err)
 		}
