@@ -1,6 +1,7 @@
 package receiver_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tgbotsvc/tgbot/api"
 	"github.com/tgbotsvc/tgbot/internal/config"
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver/webhook"
@@ -243,4 +246,24 @@ func readAll(t *testing.T, resp *http.Response) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// validateBodies checks every event the downstream accepted against
+// api/events.schema.json.
+func (d *downstream) validateBodies(t *testing.T) {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.EventsSchema))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("events.schema.json", doc))
+	sch, err := c.Compile("events.schema.json")
+	require.NoError(t, err)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.NotEmpty(t, d.bodies)
+	for _, body := range d.bodies {
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+		require.NoError(t, err)
+		require.NoError(t, sch.Validate(inst), "%s", body)
+	}
 }

@@ -49,6 +49,7 @@ func (s *suite) testMessageArrivesSigned(t *testing.T) {
 	require.Equal(t, "Ann", ev.From.FirstName)
 	require.NotZero(t, ev.Date)
 	require.Zero(t, down.bad)
+	down.validateBodies(t)
 }
 
 func (s *suite) testDownstreamOutageKeepsOrder(t *testing.T) {
@@ -148,6 +149,7 @@ func (s *suite) testFamiliarize(t *testing.T) {
 	require.Equal(t, u.ID, create.ChatID())
 	// Every message is forwarded too, answers included.
 	down.waitTexts(t, u.ID, []string{"/familiarize", "12345", "Alice"})
+	down.validateBodies(t)
 }
 
 func (s *suite) testDeadLetters(t *testing.T) {

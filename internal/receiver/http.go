@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/tgbotsvc/tgbot/api"
+
 	"github.com/tgbotsvc/tgbot/internal/receiver/outbox"
 )
 
@@ -25,6 +27,10 @@ func (s *Service) routes() http.Handler {
 	})
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(s.m.Registry, promhttp.HandlerOpts{Registry: s.m.Registry}))
+	r.Get("/events.schema.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/schema+json")
+		_, _ = w.Write(api.EventsSchema)
+	})
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(s.adminAuth)
 		r.Get("/dead-letters", s.listDead)

@@ -110,8 +110,10 @@ func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Even
 			Document: documentOf(msg.Media),
 		},
 	}
-	if from, ok := msg.GetFromID(); ok {
-		if pu, ok := from.(*tg.PeerUser); ok {
+	// Fields are read directly, not through the flag-checking getters, so
+	// that messages built in code (without flags) convert the same way.
+	if msg.FromID != nil {
+		if pu, ok := msg.FromID.(*tg.PeerUser); ok {
 			ev.From = userOf(pu.UserID, ents)
 		}
 	} else if pu, ok := msg.PeerID.(*tg.PeerUser); ok {
@@ -122,7 +124,7 @@ func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Even
 		ev.Message.ReplyToMessageID = r.ReplyToMsgID
 	}
 	if edit {
-		editDate, _ := msg.GetEditDate()
+		editDate := msg.EditDate
 		ev.ID = EditID(botID, channelID, msg.ID, editDate)
 		ev.Type = TypeEditedMessage
 		ev.Message.EditDate = int64(editDate)
