@@ -30,6 +30,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("DeadLettersReplay", s.testDeadLetters)
 	t.Run("AdminDisabledWithoutToken", s.testAdminDisabled)
 	t.Run("HandlerPanicContained", s.testHandlerPanic)
+	t.Run("Kill9", s.testKill9)
 }
 
 func (s *suite) testMessageArrivesSigned(t *testing.T) {
