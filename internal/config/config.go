@@ -226,6 +226,6 @@ func PrintUsage(w io.Writer, binary, about string, cfg any) {
 		if v.Required {
 			req = " (required)"
 		}
-		fmt.Fprintf(w, "  %-28s default %s%s\n      %s\n", v.Name, def, req, v.Usage)
+		fmt.Fprintf(w, "  %-32s default %s%s\n      %s\n", v.Name, def, req, v.Usage)
 	}
 }
