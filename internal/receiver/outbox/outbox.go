@@ -51,6 +51,9 @@ const (
 // Buckets lists the buckets to open receiver.db with.
 var Buckets = []string{bucketEvents, bucketIDs, bucketDead, bucketState, bucketChannels}
 
+// LazyFlush is how long acks and update state may wait for a commit.
+const LazyFlush = 100 * time.Millisecond
+
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("outbox closed")
 
@@ -265,16 +268,14 @@ func (s *Store) Put(ctx context.Context, evs ...event.Event) error {
 func (s *Store) Ack(seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.acks = append(s.acks, seq)
-	s.signal()
+	s.acks = append(s.acks, seq) // flushed with the next commit, or by the timer
 }
 
 // Update rewrites a record's bookkeeping (attempts, last error).
 func (s *Store) Update(r Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rewrites = append(s.rewrites, r)
-	s.signal()
+	s.rewrites = append(s.rewrites, r) // bookkeeping: flushed lazily
 }
 
 // Dead moves a record to the dead letters.
@@ -317,10 +318,17 @@ func (s *Store) loop() {
 	defer close(s.stopped)
 	prune := time.NewTicker(10 * time.Minute)
 	defer prune.Stop()
+	// Acks and update state are safe to persist late (a late ack means a
+	// redelivery after a crash, a late state a replayed update that the
+	// outbox drops), so they do not cost a commit of their own: they ride
+	// along with the next commit of events, or this timer flushes them.
+	lazy := time.NewTicker(LazyFlush)
+	defer lazy.Stop()
 	backoff := 10 * time.Millisecond
 	for {
 		select {
 		case <-s.kick:
+		case <-lazy.C:
 		case <-prune.C:
 			if err := s.prune(); err != nil {
 				s.log.Warn("prune event IDs", zap.Error(err))

@@ -72,8 +72,7 @@ func (s *Store) setState(userID int64, create, movesPts bool, f func(*updates.St
 	}
 	f(&st)
 	s.states[userID] = st
-	s.dirtyStates[userID] = true
-	s.signal()
+	s.dirtyStates[userID] = true // persisted with the next commit (see LazyFlush)
 	return nil
 }
 
@@ -97,7 +96,6 @@ func (s *Store) SetChannelPts(_ context.Context, userID, channelID int64, pts in
 	cs.Pts, cs.HasPts = pts, true
 	s.channels[k] = cs
 	s.dirtyChans[k] = true
-	s.signal()
 	return nil
 }
 
@@ -132,7 +130,6 @@ func (s *Store) SetChannelAccessHash(_ context.Context, userID, channelID, acces
 	cs.AccessHash, cs.HasHash = accessHash, true
 	s.channels[k] = cs
 	s.dirtyChans[k] = true
-	s.signal()
 	return nil
 }
 
