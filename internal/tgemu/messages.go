@@ -123,7 +123,9 @@ type outgoing struct {
 	text     string
 	entities []tg.MessageEntityClass
 	markup   tg.ReplyMarkupClass
-	docID    int64
+	// media, when set, resolves the document once the send passed the
+	// duplicate, block and flood checks.
+	media    func() (*document, error)
 	replyTo  int
 	silent   bool
 	randomID int64
@@ -161,12 +163,20 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 			return nil, nil, err
 		}
 	}
+	var docID int64
+	if o.media != nil {
+		d, err := o.media()
+		if err != nil {
+			return nil, nil, err
+		}
+		docID = d.ID
+	}
 	date := int(s.now().Unix())
 	ents := encodeEntities(o.entities)
 	markup := encodeMarkup(o.markup)
 	mine := &message{
 		Peer: o.peer, FromID: acc.ID, Out: true, Date: date, Text: o.text, Entities: ents, Markup: markup,
-		DocID: o.docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID,
+		DocID: docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID,
 	}
 	acc.addMessage(mine)
 	s.pushMessageLocked(acc, mine, callerSession)
@@ -178,7 +188,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		}
 		theirs := &message{
 			Peer: peer, FromID: acc.ID, Date: date, Text: o.text, Entities: ents, Markup: markup,
-			DocID: o.docID, Silent: o.silent,
+			DocID: docID, Silent: o.silent,
 		}
 		if o.replyTo != 0 {
 			theirs.ReplyTo = s.counterpartLocked(acc, r, o.replyTo)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
-	"github.com/gotd/td/tgtest"
+	"github.com/tgbotsvc/tgbot/internal/tgemu/mtserver"
 	"go.uber.org/zap"
 )
 
@@ -25,7 +25,7 @@ type session struct {
 	id     int64
 	userID int64
 	seq    uint64 // registration order, to drop the oldest
-	sess   tgtest.Session
+	sess   mtserver.Session
 	queue  chan func() bin.Encoder
 	cancel context.CancelFunc
 }
@@ -83,7 +83,7 @@ func (s *Server) pushLoop(ctx context.Context, ss *session) {
 		case <-ctx.Done():
 			return
 		case build := <-ss.queue:
-			if err := s.mt.Send(ctx, ss.sess, tgtest.MessageFromServer, build()); err != nil {
+			if err := s.mt.Send(ctx, ss.sess, mtserver.MessageFromServer, build()); err != nil {
 				if ctx.Err() == nil {
 					s.log.Debug("push failed, dropping session", zap.Int64("session_id", ss.id), zap.Error(err))
 				}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
-	"github.com/gotd/td/tgtest"
+	"github.com/tgbotsvc/tgbot/internal/tgemu/mtserver"
 	"go.uber.org/zap"
 )
 
@@ -45,7 +46,7 @@ type route struct {
 // call is one RPC being served.
 type call struct {
 	srv       *Server
-	req       *tgtest.Request
+	req       *mtserver.Request
 	method    string
 	noUpdates bool
 	keyID     string
@@ -80,13 +81,57 @@ var (
 	errInternal            = tgerr.New(500, "INTERNAL")
 )
 
+// ackAfter is how long a request may run before the server acknowledges
+// it explicitly. gotd resends a request that got neither an answer nor an
+// ack within its RetryInterval (100 ms in tests), so a slow answer needs
+// an ack; fast ones are acknowledged by the answer itself.
+const ackAfter = 40 * time.Millisecond
 
-// onMessage is the tgtest handler: it strips the invoke wrappers (noting
-// invokeWithoutUpdates, which tgtest's UnpackInvoke drops), counts the
-// call, applies injected faults and the auth check, runs the method and
-// answers. Every failure is an RPC error: a plain error would make tgtest
-// close the connection.
-func (s *Server) onMessage(ts *tgtest.Server, req *tgtest.Request) error {
+type inflightKey struct {
+	session int64
+	msgID   int64
+}
+
+// onMessage is the MTProto handler. It serves each request in its own
+// goroutine, as Telegram serves a connection's requests in parallel: a
+// connection's requests do not queue behind a slow one (an upload part,
+// a lock held by another client). A resend of a request still being served
+// (same session and msg_id) is dropped: its answer is on the way.
+func (s *Server) onMessage(ts *mtserver.Server, req *mtserver.Request) error {
+	key := inflightKey{session: req.Session.ID, msgID: req.MsgID}
+	s.inflightMu.Lock()
+	if _, dup := s.inflight[key]; dup {
+		s.inflightMu.Unlock()
+		return nil
+	}
+	s.inflight[key] = struct{}{}
+	s.inflightMu.Unlock()
+
+	// The read loop reuses the buffer for the next message.
+	r := *req
+	r.Buf = &bin.Buffer{Buf: req.Buf.Copy()}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ack := time.AfterFunc(ackAfter, func() {
+			_ = ts.SendAck(r.RequestCtx, r.Session, r.MsgID)
+		})
+		if err := s.serve(ts, &r); err != nil {
+			s.log.Debug("send answer", zap.Error(err))
+		}
+		ack.Stop()
+		s.inflightMu.Lock()
+		delete(s.inflight, key)
+		s.inflightMu.Unlock()
+	}()
+	return nil
+}
+
+// serve strips the invoke wrappers (noting invokeWithoutUpdates, which
+// tgtest's UnpackInvoke drops), counts the call, applies injected faults
+// and the auth check, runs the method and answers. Every failure is an RPC
+// error: a plain error would make the server close the connection.
+func (s *Server) serve(ts *mtserver.Server, req *mtserver.Request) error {
 	c := &call{srv: s, req: req, keyID: hex.EncodeToString(req.Session.AuthKey.ID[:])}
 	id, err := s.unpack(c)
 	if err != nil {
@@ -159,14 +204,7 @@ func (s *Server) dispatch(c *call, id uint32) (bin.Encoder, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	info := s.st.AuthKeys[c.keyID]
-	if info == nil {
-		// tgtest finished a key exchange we have not seen yet.
-		info = &authKeyInfo{Key: append([]byte(nil), c.req.Session.AuthKey.Value[:]...)}
-		s.st.AuthKeys[c.keyID] = info
-		s.dirty = true
-	}
-	if info.UserID != 0 {
+	if info := s.st.AuthKeys[c.keyID]; info != nil && info.UserID != 0 {
 		c.acc = s.st.Accounts[info.UserID]
 	}
 	if c.acc != nil && !c.noUpdates {

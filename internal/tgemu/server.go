@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/gotd/log/logzap"
-	"github.com/gotd/td/tgtest"
 	"github.com/gotd/td/transport"
+	"github.com/tgbotsvc/tgbot/internal/tgemu/mtserver"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -91,7 +91,7 @@ type Server struct {
 	log    *zap.Logger
 	key    *rsa.PrivateKey
 	pubPEM []byte
-	mt     *tgtest.Server
+	mt     *mtserver.Server
 	routes map[uint32]route
 
 	mu       sync.Mutex // guards st, sessions, limiter, faults
@@ -103,6 +103,9 @@ type Server struct {
 
 	statsMu sync.Mutex
 	stats   Stats
+
+	inflightMu sync.Mutex
+	inflight   map[inflightKey]struct{}
 
 	conns    *connTracker
 	mtLn     net.Listener
@@ -142,6 +145,7 @@ func New(cfg Config) (*Server, error) {
 		sessions: map[int64]*session{},
 		faults:   map[string][]*fault{},
 		stats:    Stats{RPC: map[string]int{}},
+		inflight: map[inflightKey]struct{}{},
 		conns:    newConnTracker(),
 		now:      time.Now,
 		randSrc:  func(b []byte) { _, _ = rand.Read(b) },
@@ -154,13 +158,15 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.routes = s.buildRoutes()
-	s.mt = tgtest.NewServer(tgtest.NewPrivateKey(key), tgtest.HandlerFunc(s.onMessage), tgtest.ServerOptions{
+	s.mt = mtserver.NewServer(mtserver.NewPrivateKey(key), mtserver.HandlerFunc(s.onMessage), mtserver.ServerOptions{
 		DC: DCID,
 		// gotd pings every 60 s; a shorter read timeout would drop idle clients.
 		ReadTimeout:  5 * time.Minute,
 		WriteTimeout: 30 * time.Second,
 		Logger:       logzap.New(s.log.Named("mtproto").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))),
+		OnAuthKey:    s.onAuthKey,
 	})
+	s.restoreAuthKeys()
 	return s, nil
 }
 
