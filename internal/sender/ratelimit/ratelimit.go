@@ -168,7 +168,7 @@ func (l *Limiter) entry(peer tg.InputPeerClass) *entry {
 	defer l.mu.Unlock()
 	e := l.chats[k]
 	if e == nil {
-		e = &entry{chat: rate.NewLimiter(limit(l.cfg.PerChatPerSecond), l.cfg.Burst)}
+		e = &entry{chat: rate.NewLimiter(limit(l.cfg.PerChatPerSecond), l.cfg.Burst), last: now}
 		if k.kind != 'u' {
 			e.group = rate.NewLimiter(limit(l.cfg.GroupPerMinute/60), l.cfg.Burst)
 		}

@@ -140,7 +140,7 @@ type Request struct {
 }
 
 // IsDocument reports whether the request sends a document.
-func (r *Request) IsDocument() bool { return r.DocumentID != "" }
+func (r Request) IsDocument() bool { return r.DocumentID != "" }
 
 // Normalize canonicalizes spellings (parse mode, username) in place. It
 // leaves an unknown parse mode as is for Validate to reject.
