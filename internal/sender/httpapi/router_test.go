@@ -38,7 +38,9 @@ func (f *fakeGateway) CreateDocument(context.Context, gateway.NewDocument, io.Re
 	return store.Document{}, errors.New("not in this test")
 }
 
-func (f *fakeGateway) Document(string) (store.Document, error) { return store.Document{}, send.ErrDocumentNotFound }
+func (f *fakeGateway) Document(string) (store.Document, error) {
+	return store.Document{}, send.ErrDocumentNotFound
+}
 
 func (f *fakeGateway) Ready() bool { return true }
 
