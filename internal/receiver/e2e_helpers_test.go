@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -266,4 +267,11 @@ func (d *downstream) validateBodies(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, sch.Validate(inst), "%s", body)
 	}
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	require.NoError(t, err)
+	return n
 }

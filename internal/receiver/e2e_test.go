@@ -30,6 +30,8 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("DeadLettersReplay", s.testDeadLetters)
 	t.Run("AdminDisabledWithoutToken", s.testAdminDisabled)
 	t.Run("HandlerPanicContained", s.testHandlerPanic)
+	t.Run("CallbackQuery", s.testCallback)
+	t.Run("ReconnectFetchesMissedUpdates", s.testReconnect)
 	t.Run("Kill9", s.testKill9)
 }
 
@@ -250,4 +252,74 @@ func (s *suite) testHandlerPanic(t *testing.T) {
 	_, _ = fmt.Fprint(&sb, readAll(t, resp))
 	require.Contains(t, sb.String(), "receiver_handler_panics_total 1")
 	require.Contains(t, sb.String(), `receiver_handler_runs_total{handler="/boom",result="panic"} 1`)
+}
+
+func (s *suite) testCallback(t *testing.T) {
+	env := s.env
+	down := newDownstream(t)
+	answered := make(chan string, 1)
+	startReceiver(t, testConfig(env, s.dataDir(t), down.srv.URL), receiver.WithExtraRoutes(func(r *handler.Router) {
+		r.Command("menu", handler.HandlerFunc(func(ctx context.Context, c *handler.Context) error {
+			_, err := c.ReplyButtons(ctx, "Pick one", [][]handler.Button{{{Text: "Yes", Data: "yes"}, {Text: "No", Data: "no"}}})
+			return err
+		}))
+		r.On(handler.KindCallback, handler.HandlerFunc(func(ctx context.Context, c *handler.Context) error {
+			answered <- c.Event.Callback.Data
+			return c.Answer(ctx, "noted")
+		}))
+	}))
+	u := newUser(t, env, "Clicker")
+	send(t, env, u.ID, "/menu")
+	var menuID int
+	require.Eventually(t, func() bool {
+		msgs, err := env.Server.Messages(u.ID, env.BotID)
+		require.NoError(t, err)
+		for _, m := range msgs {
+			if m.Out && m.Text == "Pick one" {
+				menuID = m.ID
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, env.Server.UserPressButton(u.ID, env.BotID, menuID, []byte("no")))
+	select {
+	case data := <-answered:
+		require.Equal(t, "no", data)
+	case <-time.After(10 * time.Second):
+		t.Fatal("callback not handled")
+	}
+	var cb event.Event
+	require.Eventually(t, func() bool {
+		for _, ev := range down.got() {
+			if ev.Type == event.TypeCallbackQuery {
+				cb = ev
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, &event.Callback{ID: cb.Callback.ID, Data: "no", MessageID: menuID}, cb.Callback)
+	require.Equal(t, u.ID, cb.From.ID)
+	require.Equal(t, u.ID, cb.ChatID())
+	require.Equal(t, event.CallbackID(env.BotID, mustInt(t, cb.Callback.ID)), cb.ID)
+	down.validateBodies(t)
+}
+
+// Updates pushed while the connection is down are fetched when it comes
+// back (forced getDifference).
+func (s *suite) testReconnect(t *testing.T) {
+	env := s.env
+	down := newDownstream(t)
+	startReceiver(t, testConfig(env, s.dataDir(t), down.srv.URL))
+	u := newUser(t, env, "Reconnect")
+	send(t, env, u.ID, "before")
+	down.waitTexts(t, u.ID, []string{"before"})
+	want := []string{"before"}
+	for i := range 3 {
+		env.Server.DisconnectAll()
+		want = append(want, fmt.Sprintf("during %d", i))
+		send(t, env, u.ID, want[len(want)-1])
+		down.waitTexts(t, u.ID, want)
+	}
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/gotd/td/telegram/message"
 	"github.com/gotd/td/tg"
+
+	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
 )
 
 // replier answers for handlers through the receiver's own client
@@ -25,6 +27,23 @@ func (r *replier) SendText(ctx context.Context, peer tg.InputPeerClass, text str
 		b = b.Reply(replyTo)
 	}
 	upd, err := b.Text(ctx, text)
+	if err != nil {
+		return 0, err
+	}
+	return sentMessageID(upd), nil
+}
+
+// SendButtons implements handler.Client.
+func (r *replier) SendButtons(ctx context.Context, peer tg.InputPeerClass, text string, rows [][]handler.Button) (int, error) {
+	markup := &tg.ReplyInlineMarkup{}
+	for _, row := range rows {
+		var r tg.KeyboardInlineButtonRow
+		for _, b := range row {
+			r.Buttons = append(r.Buttons, tg.KeyboardInlineButton{Text: b.Text, Type: &tg.InlineButtonTypeCallback{Data: []byte(b.Data)}})
+		}
+		markup.Rows = append(markup.Rows, r)
+	}
+	upd, err := r.sender.To(peer).Markup(markup).Text(ctx, text)
 	if err != nil {
 		return 0, err
 	}

@@ -84,8 +84,18 @@ type Client interface {
 	// SendText sends text to peer (replying to message replyTo when not 0)
 	// and returns the new message's ID.
 	SendText(ctx context.Context, peer tg.InputPeerClass, text string, replyTo int) (int, error)
+	// SendButtons sends text with an inline keyboard of callback buttons
+	// and returns the new message's ID.
+	SendButtons(ctx context.Context, peer tg.InputPeerClass, text string, rows [][]Button) (int, error)
 	// AnswerCallback answers a callback query (text may be empty).
 	AnswerCallback(ctx context.Context, queryID int64, text string) error
+}
+
+// Button is an inline keyboard button that sends Data back as a
+// callback_query when pressed.
+type Button struct {
+	Text string
+	Data string
 }
 
 // Emitter queues events for the downstream service, durably.
@@ -140,6 +150,16 @@ func (c *Context) Reply(ctx context.Context, text string) error {
 		return fmt.Errorf("reply: %w", err)
 	}
 	return nil
+}
+
+// ReplyButtons sends text with inline buttons to the update's chat and
+// returns the new message's ID (presses arrive as callback_query updates).
+func (c *Context) ReplyButtons(ctx context.Context, text string, rows [][]Button) (int, error) {
+	id, err := c.client.SendButtons(ctx, c.Peer, text, rows)
+	if err != nil {
+		return 0, fmt.Errorf("reply with buttons: %w", err)
+	}
+	return id, nil
 }
 
 // Answer answers the callback query of a callback_query update (an empty

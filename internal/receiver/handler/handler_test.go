@@ -34,6 +34,10 @@ func (f *fakeClient) SendText(_ context.Context, p tg.InputPeerClass, text strin
 	return len(f.sent[id]), nil
 }
 
+func (f *fakeClient) SendButtons(ctx context.Context, p tg.InputPeerClass, text string, _ [][]Button) (int, error) {
+	return f.SendText(ctx, p, text, 0)
+}
+
 func (f *fakeClient) AnswerCallback(_ context.Context, q int64, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
