@@ -177,6 +177,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	for _, j := range jobs {
 		pending += int64(j.Pending())
 	}
+	// Jobs submitted before Run are in the store: count from there.
+	r.depth.Store(0)
 	r.addDepth(pending)
 	if len(jobs) > 0 {
 		r.log.Info("resuming unfinished jobs", zap.Int("jobs", len(jobs)), zap.Int64("pending", pending))
