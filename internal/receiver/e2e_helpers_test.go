@@ -15,6 +15,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tgbotsvc/tgbot/api"
@@ -173,7 +174,12 @@ func (r *running) stop(t *testing.T) {
 
 func startReceiver(t *testing.T, cfg receiver.Config, opts ...receiver.Option) *running {
 	t.Helper()
-	svc, err := receiver.New(cfg, zaptest.NewLogger(t), opts...)
+	return startReceiverLog(t, cfg, zaptest.NewLogger(t), opts...)
+}
+
+func startReceiverLog(t *testing.T, cfg receiver.Config, log *zap.Logger, opts ...receiver.Option) *running {
+	t.Helper()
+	svc, err := receiver.New(cfg, log, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{svc: svc, cancel: cancel, done: make(chan struct{})}

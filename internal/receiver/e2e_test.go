@@ -1,17 +1,21 @@
 package receiver_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
@@ -32,6 +36,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("HandlerPanicContained", s.testHandlerPanic)
 	t.Run("CallbackQuery", s.testCallback)
 	t.Run("ReconnectFetchesMissedUpdates", s.testReconnect)
+	t.Run("NoSecretsInLogs", s.testNoSecretsInLogs)
 	t.Run("Kill9", s.testKill9)
 }
 
@@ -321,5 +326,60 @@ func (s *suite) testReconnect(t *testing.T) {
 		want = append(want, fmt.Sprintf("during %d", i))
 		send(t, env, u.ID, want[len(want)-1])
 		down.waitTexts(t, u.ID, want)
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Sync() error { return nil }
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Debug logs of a whole run (start, delivery with bodies, retries, admin)
+// contain no secret.
+func (s *suite) testNoSecretsInLogs(t *testing.T) {
+	env := s.env
+	down := newDownstream(t)
+	calls := 0
+	down.setStatus(func(event.Event) int {
+		calls++
+		if calls == 1 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	var logs lockedBuffer
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zap.DebugLevel))
+	cfg := testConfig(env, s.dataDir(t), strings.Replace(down.srv.URL, "http://", "http://user:urlpassword@", 1)+"/events?token=querysecret")
+	cfg.HTTPAPIKey = "apikeysecret"
+	cfg.HTTPHeaders = []string{"X-Extra=headersecret"}
+	r := startReceiverLog(t, cfg, log)
+	u := newUser(t, env, "Secret")
+	send(t, env, u.ID, "hello")
+	down.waitTexts(t, u.ID, []string{"hello"})
+	status, _ := httpDo(t, http.MethodGet, "http://"+r.svc.Addr()+"/admin/dead-letters", "wrong-admin-token")
+	require.Equal(t, http.StatusUnauthorized, status)
+	r.stop(t)
+
+	out := logs.String()
+	require.Contains(t, out, "delivery")
+	require.Contains(t, out, "request body")
+	_, botSecret, _ := strings.Cut(env.Telegram.BotToken, ":")
+	for _, secret := range []string{botSecret, testSecret, strings.TrimPrefix(testSecret, "whsec_"), adminToken,
+		"urlpassword", "querysecret", "apikeysecret", "headersecret", "wrong-admin-token", env.Telegram.AppHash} {
+		require.NotContains(t, out, secret)
 	}
 }
