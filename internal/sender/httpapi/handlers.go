@@ -147,6 +147,12 @@ func (a *API) sendMany(w http.ResponseWriter, r *http.Request, decode func([]byt
 		a.submitJob(w, r, bulk, ids)
 		return
 	}
+	if !a.gw.Ready() {
+		// Answer at once instead of one error per recipient; jobs (above)
+		// are accepted and wait for Telegram.
+		a.fail(w, r, send.Unavailable("the Telegram client is not connected yet", nil))
+		return
+	}
 	tasks := make([]jobs.Task, bulk.Len())
 	for i := range tasks {
 		tasks[i] = jobs.Task{Index: i, Request: bulk.Request(i), RandomID: ids.id(i)}
