@@ -1,0 +1,102 @@
+package receiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tgbotsvc/tgbot/internal/config"
+)
+
+func baseVars(t *testing.T) map[string]string {
+	return map[string]string{
+		"TG_APP_ID":       "1",
+		"TG_APP_HASH":     "hash",
+		"TG_BOT_TOKEN":    "1:secret",
+		"DATA_DIR":        t.TempDir(),
+		"DRIVER_HTTP_URL": "http://127.0.0.1:1/events",
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     map[string]string
+		wantErr string
+	}{
+		{name: "defaults"},
+		{name: "log driver needs no url", set: map[string]string{"DRIVER": "log", "DRIVER_HTTP_URL": ""}},
+		{name: "http needs url", set: map[string]string{"DRIVER_HTTP_URL": ""}, wantErr: "DRIVER_HTTP_URL"},
+		{name: "unknown driver", set: map[string]string{"DRIVER": "kafka"}, wantErr: "DRIVER"},
+		{name: "bad forward type", set: map[string]string{"RECEIVER_FORWARD_TYPES": "message,photo"}, wantErr: "RECEIVER_FORWARD_TYPES"},
+		{name: "bad header", set: map[string]string{"DRIVER_HTTP_HEADERS": "X-Key"}, wantErr: "DRIVER_HTTP_HEADERS"},
+		{name: "bad duration", set: map[string]string{"DRIVER_MAX_AGE": "soon"}, wantErr: "DRIVER_MAX_AGE"},
+		{name: "negative", set: map[string]string{"DRIVER_CONCURRENCY": "-1"}, wantErr: "DRIVER_CONCURRENCY"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := baseVars(t)
+			for k, v := range tc.set {
+				vars[k] = v
+			}
+			cfg, err := LoadConfig(vars)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, ":8002", cfg.Addr)
+			require.Equal(t, []string{"message", "callback_query"}, cfg.ForwardTypes)
+			require.Equal(t, 10*time.Second, cfg.HTTPTimeout)
+			require.Equal(t, 24*time.Hour, cfg.MaxAge)
+		})
+	}
+}
+
+func TestConfigSecretsMasked(t *testing.T) {
+	vars := baseVars(t)
+	vars["DRIVER_HTTP_SECRET"] = "whsec_c2VjcmV0"
+	vars["RECEIVER_ADMIN_TOKEN"] = "admintoken"
+	vars["DRIVER_HTTP_HEADERS"] = "X-Key=headersecret"
+	vars["DRIVER_HTTP_API_KEY"] = "apikey"
+	cfg, err := LoadConfig(vars)
+	require.NoError(t, err)
+	for _, v := range config.Vars(&cfg) {
+		for _, secret := range []string{"c2VjcmV0", "admintoken", "headersecret", "apikey", "1:secret"} {
+			require.NotContains(t, v.Value, secret, v.Name)
+		}
+	}
+}
+
+func TestUserModeNeedsLogin(t *testing.T) {
+	vars := baseVars(t)
+	vars["TG_BOT_TOKEN"] = ""
+	cfg, err := LoadConfig(vars)
+	require.NoError(t, err)
+	cfg.Addr = "127.0.0.1:0"
+	_, err = New(cfg, zaptest.NewLogger(t))
+	require.ErrorContains(t, err, "receiver login")
+	require.NoFileExists(t, filepath.Join(cfg.Path, DBFile))
+}
+
+func TestNewWithZeroConfigDefaults(t *testing.T) {
+	cfg := Config{
+		Addr:     "127.0.0.1:0",
+		Driver:   "log",
+		Telegram: config.Telegram{AppID: 1, AppHash: "x", BotToken: "1:x"},
+		DataDir:  config.DataDir{Path: t.TempDir()},
+	}
+	svc, err := New(cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	defer svc.Close()
+	require.NotEqual(t, "127.0.0.1:0", svc.Addr())
+	require.FileExists(t, filepath.Join(cfg.Path, DBFile))
+	require.False(t, svc.Ready())
+
+	// A second service on the same DATA_DIR fails fast: bbolt is exclusive.
+	_, err = New(cfg, zaptest.NewLogger(t))
+	require.ErrorContains(t, err, "locked")
+}
