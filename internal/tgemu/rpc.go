@@ -156,7 +156,22 @@ func (s *Server) serve(ts *mtserver.Server, req *mtserver.Request) error {
 		}
 		return ts.SendErr(req, te)
 	}
-	return ts.SendResult(req, result)
+	// Encode here, so a result that cannot be encoded becomes an INTERNAL
+	// error rather than no answer at all.
+	var b bin.Buffer
+	if err := result.Encode(&b); err != nil {
+		s.log.Error("encode result", zap.String("method", c.method), zap.Error(err))
+		return ts.SendErr(req, errInternal)
+	}
+	return ts.SendResult(req, rawResult(b.Buf))
+}
+
+// rawResult is an encoded result.
+type rawResult []byte
+
+func (r rawResult) Encode(b *bin.Buffer) error {
+	b.Put(r)
+	return nil
 }
 
 // unpack strips invokeWithLayer, initConnection and invokeWithoutUpdates.

@@ -300,7 +300,7 @@ type chat struct {
 }
 
 func (c *chat) tl() *tg.Chat {
-	return &tg.Chat{ID: c.ID, Title: c.Title, ParticipantsCount: len(c.Members), Date: c.Date, Version: 1}
+	return &tg.Chat{ID: c.ID, Title: c.Title, Photo: &tg.ChatPhotoEmpty{}, ParticipantsCount: len(c.Members), Date: c.Date, Version: 1}
 }
 
 func (c *chat) member(id int64) bool {
