@@ -58,6 +58,9 @@ type Config struct {
 	LoginCode string
 	// Logger; nil means no logs.
 	Logger *zap.Logger
+	// Now is the clock of message dates, file reference expiry and flood
+	// limits; nil means time.Now. Tests move it forward.
+	Now func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -69,6 +72,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -147,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 		stats:    Stats{RPC: map[string]int{}},
 		inflight: map[inflightKey]struct{}{},
 		conns:    newConnTracker(),
-		now:      time.Now,
+		now:      cfg.Now,
 		randSrc:  func(b []byte) { _, _ = rand.Read(b) },
 		codeSent: map[string]string{},
 	}
