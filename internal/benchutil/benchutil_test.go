@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/http/pprof"
@@ -62,6 +64,21 @@ func TestRunStopsAtTimeout(t *testing.T) {
 	require.Equal(t, 1_000_000, s.N+s.Errors)
 	require.Positive(t, s.N)
 	require.Error(t, s.FirstError)
+}
+
+func TestRunPaced(t *testing.T) {
+	var calls atomic.Int64
+	start := time.Now()
+	s := RunPaced(context.Background(), 50, 8, 200, 10*time.Second, func(ctx context.Context, i int) error {
+		calls.Add(1)
+		return nil
+	})
+	elapsed := time.Since(start)
+	require.EqualValues(t, 50, calls.Load())
+	require.Equal(t, 50, s.N)
+	// 50 calls at 200/s: the last one starts 245 ms after the first.
+	require.GreaterOrEqual(t, elapsed, 240*time.Millisecond)
+	require.Less(t, elapsed, 5*time.Second)
 }
 
 func TestTable(t *testing.T) {
@@ -231,4 +248,28 @@ func TestCPUProfileAndTop(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, top, "flat")
 	require.NotContains(t, top, "Time: ")
+}
+
+func TestHistogramQuantile(t *testing.T) {
+	page := func(a, b, c float64) string {
+		return fmt.Sprintf("# TYPE x histogram\nx_bucket{le=\"0.01\"} %v\nx_bucket{le=\"0.1\"} %v\nx_bucket{le=\"+Inf\"} %v\nx_sum 1\nx_count %v\nother 3\n", a, b, c, c)
+	}
+	var body atomic.Value
+	body.Store(page(10, 10, 10))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, body.Load().(string))
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	before, err := ScrapeHistogram(ctx, srv.Client(), srv.URL, "x")
+	require.NoError(t, err)
+	body.Store(page(60, 108, 110)) // 50 <= 10 ms, 48 in (10, 100] ms, 2 above
+	after, err := ScrapeHistogram(ctx, srv.Client(), srv.URL, "x")
+	require.NoError(t, err)
+	require.Equal(t, 0.01, after.Quantile(before, 0.5))
+	require.Equal(t, 0.1, after.Quantile(before, 0.9))
+	require.True(t, math.IsInf(after.Quantile(before, 0.99), 1))
+	require.True(t, math.IsNaN(before.Quantile(before, 0.5)))
+	_, err = ScrapeHistogram(ctx, srv.Client(), srv.URL, "nope")
+	require.Error(t, err)
 }

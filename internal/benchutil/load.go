@@ -63,6 +63,14 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 // each call. It stops early when ctx ends or timeout passes; calls not made
 // by then count as errors, so a run is bounded in both count and time.
 func Run(ctx context.Context, n, concurrency int, timeout time.Duration, fn func(ctx context.Context, i int) error) Summary {
+	return RunPaced(ctx, n, concurrency, 0, timeout, fn)
+}
+
+// RunPaced is Run with call i starting no earlier than i/rate seconds after
+// the start (rate <= 0: as fast as the goroutines go). It offers a steady
+// load, so latencies measure the service at that rate rather than the
+// queue of an overload; a call that falls behind its slot starts at once.
+func RunPaced(ctx context.Context, n, concurrency int, rate float64, timeout time.Duration, fn func(ctx context.Context, i int) error) Summary {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	concurrency = max(1, min(concurrency, n))
@@ -86,6 +94,16 @@ func Run(ctx context.Context, n, concurrency int, timeout time.Duration, fn func
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					break
+				}
+				if rate > 0 {
+					slot := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					if d := time.Until(slot); d > 0 {
+						select {
+						case <-time.After(d):
+						case <-ctx.Done():
+							continue // counted as not made
+						}
+					}
 				}
 				t := time.Now()
 				if err := fn(ctx, i); err != nil {
