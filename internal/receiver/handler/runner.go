@@ -99,6 +99,12 @@ func (r *Runner) Dispatch(u *Update) {
 	}
 	w := r.chats[key]
 	if w == nil {
+		// No handler is busy with this chat (no conversation waits for it):
+		// an update that no route wants needs no worker (callbacks still
+		// get their automatic answer).
+		if _, _, _, ok := r.router.route(u); !ok && u.Callback == nil {
+			return
+		}
 		w = &chatWorker{r: r, key: key, ch: make(chan *Update, r.cfg.QueueSize)}
 		r.chats[key] = w
 	}
