@@ -42,7 +42,7 @@ func vars(t testing.TB, env *emutest.Env, dataDir string) map[string]string {
 		"TG_DC_ADDR":                      tc.DCAddr,
 		"TG_DC_ID":                        fmt.Sprint(tc.DCID),
 		"TG_PUBLIC_KEY_FILE":              tc.PublicKeyFile,
-		"SENDER_TG_RETRY_INTERVAL":        "100ms",
+		"SENDER_TG_RETRY_INTERVAL":        "1s", // tgtest never acks: resends come after this
 		"SENDER_RATE_PER_SECOND":          "0",
 		"SENDER_RATE_PER_CHAT_PER_SECOND": "0",
 		"SENDER_RATE_GROUP_PER_MINUTE":    "0",
