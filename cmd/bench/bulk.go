@@ -29,34 +29,101 @@ func (j jobStatus) finished() bool { return j.Status == "done" }
 
 // benchBulk sends one text to Bulk recipients with the emulator enforcing
 // R/s overall and 1/s per chat and the sender configured to R, and compares
-// the completion time with the ideal Bulk/R.
+// the completion time with the ideal Bulk/R. When the emulator had to
+// refuse sends, it runs again with the sender 2% under R, to show whether
+// a margin is what is missing.
 func benchBulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, res *result) {
 	n, rate := st.opts.Bulk, st.opts.BulkRate
 	ideal := time.Duration(float64(n) / float64(rate) * float64(time.Second))
 	metric := fmt.Sprintf("bulk send to %d at R=%d/s: completion", n, rate)
 	goal := fmt.Sprintf("<= %.2fx ideal", goalBulkFactor)
-	if err := bulk(ctx, emu, st, users[:n], ideal, metric, goal, res); err != nil {
+	defer func() {
+		// Back to no limits for what follows, whatever happened.
+		if err := emu.setLimits(context.WithoutCancel(ctx), emuLimits{}); err != nil {
+			res.note("Resetting the emulator's limits: %v", err)
+		}
+	}()
+	b, err := bulk(ctx, emu, st, users[:n], rate)
+	if err != nil {
 		errRow(res, metric, goal, err)
+		return
 	}
-	// Back to no limits for what follows, whatever happened.
-	if err := emu.setLimits(context.WithoutCancel(ctx), emuLimits{}); err != nil {
-		res.note("Resetting the emulator's limits: %v", err)
+	res.note("bulk job at R=%d/s: %s", rate, b)
+	factor := b.elapsed.Seconds() / ideal.Seconds()
+	res.table.Add(benchutil.Row{
+		Metric:   metric,
+		Measured: fmtD(b.elapsed),
+		Baseline: fmtD(ideal) + " ideal",
+		Compare:  fmt.Sprintf("%.3fx", factor),
+		Goal:     goal,
+		Status:   benchutil.Check(factor <= goalBulkFactor),
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   "bulk send FLOOD_WAITs issued by the emulator",
+		Measured: fmt.Sprint(b.floods),
+		Goal:     "0",
+		Status:   benchutil.Check(b.floods == 0),
+		Note: "the emulator counts a 1 s sliding window of exactly R sends; token-bucket sends leave the sender " +
+			"1/R apart but reach the emulator with jitter, so any bunching puts R+1 in some window",
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   fmt.Sprintf("bulk send recipients failed (of %d)", n),
+		Measured: fmt.Sprint(b.job.Failed),
+		Baseline: fmt.Sprintf("%d sent", b.job.Sent),
+		Goal:     "0",
+		Status:   benchutil.Check(b.job.Failed == 0 && b.job.Sent == n),
+	})
+	if b.floods == 0 {
+		return
 	}
+	margin := rate * 98 / 100
+	m, err := bulk(ctx, emu, st, users[:n], margin)
+	if err != nil {
+		res.note("bulk with the sender at %d/s: %v", margin, err)
+		return
+	}
+	res.note("bulk job with the sender at %d/s (emulator still at %d/s): %s", margin, rate, m)
+	res.table.Add(benchutil.Row{
+		Metric:   fmt.Sprintf("bulk diagnostic: sender at 0.98R=%d/s, FLOOD_WAITs", margin),
+		Measured: fmt.Sprint(m.floods),
+		Baseline: fmt.Sprintf("%d at R", b.floods),
+		Compare:  fmt.Sprintf("completion %.3fx ideal", m.elapsed.Seconds()/ideal.Seconds()),
+		Status:   benchutil.Info,
+	})
 }
 
-func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, ideal time.Duration, metric, goal string, res *result) error {
-	rate := st.opts.BulkRate
-	d, err := st.restart(ctx, st.sender, senderLimitEnv(rate)...)
-	if err != nil {
-		return fmt.Errorf("restart sender with R=%d: %w", rate, err)
+// bulkRun is one bulk job's outcome.
+type bulkRun struct {
+	job     jobStatus
+	elapsed time.Duration // POST to the poll that saw it done
+	floods  int           // FLOOD_WAITs the emulator issued meanwhile
+	cpu     string
+}
+
+func (b bulkRun) String() string {
+	s := fmt.Sprintf("%d sent, %d failed, %d FLOOD_WAITs; %s from POST to done as polled", b.job.Sent, b.job.Failed, b.floods, fmtD(b.elapsed))
+	if b.job.FinishedAt != nil {
+		s += fmt.Sprintf(", %s created_at to finished_at as the sender recorded", fmtD(b.job.FinishedAt.Sub(b.job.CreatedAt)))
 	}
-	res.note("sender restarted with R=%d/s in %s", rate, fmtD(d))
+	return s + ". " + b.cpu
+}
+
+// bulk restarts the sender limited to senderRate/s, has the emulator
+// enforce R/s and 1/s per chat, and sends one text to users as a job.
+func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, senderRate int) (bulkRun, error) {
+	var b bulkRun
+	rate := st.opts.BulkRate
+	d, err := st.restart(ctx, st.sender, senderLimitEnv(senderRate)...)
+	if err != nil {
+		return b, fmt.Errorf("restart sender with %d/s: %w", senderRate, err)
+	}
+	res := fmt.Sprintf("sender restarted with %d/s in %s", senderRate, fmtD(d))
 	if err := emu.setLimits(ctx, emuLimits{GlobalPerSecond: rate, PerChatPerSecond: 1}); err != nil {
-		return fmt.Errorf("emulator limits: %w", err)
+		return b, fmt.Errorf("emulator limits: %w", err)
 	}
 	before, err := emu.stats(ctx)
 	if err != nil {
-		return fmt.Errorf("emulator stats: %w", err)
+		return b, fmt.Errorf("emulator stats: %w", err)
 	}
 	ids := make([]int64, len(users))
 	for i, u := range users {
@@ -64,64 +131,38 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, ideal
 	}
 	hc := benchutil.NewClient(2, 30*time.Second)
 	base := st.sender.url() + "/api_v1"
+	ideal := time.Duration(float64(len(users)) / float64(senderRate) * float64(time.Second))
 	c0 := st.cpuNow()
 	start := time.Now()
-	var job jobStatus
 	in := map[string]any{"chat_ids": ids, "text": "bench bulk message", "async": true}
-	if err := benchutil.DoJSON(ctx, hc, http.MethodPost, base+"/send_multiple_message", st.apiToken, in, &job); err != nil {
-		return fmt.Errorf("send_multiple_message: %w", err)
+	if err := benchutil.DoJSON(ctx, hc, http.MethodPost, base+"/send_multiple_message", st.apiToken, in, &b.job); err != nil {
+		return b, fmt.Errorf("send_multiple_message: %w", err)
 	}
-	if job.ID == "" {
-		return errors.New("send_multiple_message: no job_id in the answer")
+	if b.job.ID == "" {
+		return b, errors.New("send_multiple_message: no job_id in the answer")
 	}
 	deadline := time.Now().Add(3*ideal + 30*time.Second)
-	for !job.finished() {
+	for !b.job.finished() {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("job %s not done after %s: %+v", job.ID, time.Since(start).Round(time.Second), job)
+			return b, fmt.Errorf("job %s not done after %s: %+v", b.job.ID, time.Since(start).Round(time.Second), b.job)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return b, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
-		if err := benchutil.DoJSON(ctx, hc, http.MethodGet, base+"/jobs/"+job.ID+"?limit=0", st.apiToken, nil, &job); err != nil {
-			return fmt.Errorf("job status: %w", err)
+		if err := benchutil.DoJSON(ctx, hc, http.MethodGet, base+"/jobs/"+b.job.ID+"?limit=0", st.apiToken, nil, &b.job); err != nil {
+			return b, fmt.Errorf("job status: %w", err)
 		}
 	}
-	elapsed := time.Since(start)
-	cpu := cpuUsage(c0, st.cpuNow())
-	if job.FinishedAt != nil {
-		res.note("bulk job %s: %d sent, %d failed; %s from POST to done as polled, %s created_at to finished_at as the sender recorded. %s",
-			job.ID, job.Sent, job.Failed, fmtD(elapsed), fmtD(job.FinishedAt.Sub(job.CreatedAt)), cpu)
-	}
+	b.elapsed = time.Since(start)
+	b.cpu = res + "; " + cpuUsage(c0, st.cpuNow())
 	after, err := emu.stats(ctx)
 	if err != nil {
-		return fmt.Errorf("emulator stats: %w", err)
+		return b, fmt.Errorf("emulator stats: %w", err)
 	}
-	factor := elapsed.Seconds() / ideal.Seconds()
-	res.table.Add(benchutil.Row{
-		Metric:   metric,
-		Measured: fmtD(elapsed),
-		Baseline: fmtD(ideal) + " ideal",
-		Compare:  fmt.Sprintf("%.3fx", factor),
-		Goal:     goal,
-		Status:   benchutil.Check(factor <= goalBulkFactor),
-	})
-	floods := after.FloodWaits - before.FloodWaits
-	res.table.Add(benchutil.Row{
-		Metric:   "bulk send FLOOD_WAITs issued by the emulator",
-		Measured: fmt.Sprint(floods),
-		Goal:     "0",
-		Status:   benchutil.Check(floods == 0),
-	})
-	res.table.Add(benchutil.Row{
-		Metric:   fmt.Sprintf("bulk send recipients failed (of %d)", len(users)),
-		Measured: fmt.Sprint(job.Failed),
-		Baseline: fmt.Sprintf("%d sent", job.Sent),
-		Goal:     "0",
-		Status:   benchutil.Check(job.Failed == 0 && job.Sent == len(users)),
-	})
-	return nil
+	b.floods = after.FloodWaits - before.FloodWaits
+	return b, nil
 }
 
 // benchDocument streams a generated DocMB file through create_document on a
