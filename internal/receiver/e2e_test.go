@@ -29,7 +29,8 @@ func TestEndToEnd(t *testing.T) {
 	s := newSuite(t)
 	t.Run("MessageArrivesSigned", s.testMessageArrivesSigned)
 	t.Run("DownstreamOutageKeepsOrder", s.testDownstreamOutageKeepsOrder)
-	t.Run("RestartDeliversOutboxAndMissedUpdates", s.testRestart)
+	t.Run("RestartDeliversOutboxAndMissedUpdates", func(t *testing.T) { s.testRestart(t, false) })
+	t.Run("RestartWithSyncCommit", func(t *testing.T) { s.testRestart(t, true) })
 	t.Run("Familiarize", s.testFamiliarize)
 	t.Run("DeadLettersReplay", s.testDeadLetters)
 	t.Run("AdminDisabledWithoutToken", s.testAdminDisabled)
@@ -94,12 +95,13 @@ func (s *suite) testDownstreamOutageKeepsOrder(t *testing.T) {
 
 // The receiver stops with undelivered events in its outbox; messages are
 // sent while it is down; after a restart everything arrives, in order, once.
-func (s *suite) testRestart(t *testing.T) {
+func (s *suite) testRestart(t *testing.T, syncCommit bool) {
 	env := s.env
 	down := newDownstream(t)
 	down.setStatus(func(event.Event) int { return http.StatusServiceUnavailable })
 	dir := s.dataDir(t)
 	cfg := testConfig(env, dir, down.srv.URL)
+	cfg.SyncCommit = syncCommit
 	r := startReceiver(t, cfg)
 	u := newUser(t, env, "Restart")
 	for i := range 5 {

@@ -13,9 +13,10 @@ import (
 // handleUpdates is the update manager's handler. It queues the events of
 // forwarded kinds for the next outbox commit, which also carries the update
 // state the manager sets after this returns (see internal/receiver/outbox),
-// then gives the updates to the handlers. If events cannot be queued, the
-// update state is frozen so that it never passes them.
-func (s *Service) handleUpdates(_ context.Context, u tg.UpdatesClass) error {
+// then gives the updates to the handlers. With RECEIVER_SYNC_COMMIT it
+// returns only once the events are committed. If events cannot be queued,
+// the update state is frozen so that it never passes them.
+func (s *Service) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 	var (
 		list  []tg.UpdateClass
 		users []tg.UserClass
@@ -61,7 +62,11 @@ func (s *Service) handleUpdates(_ context.Context, u tg.UpdatesClass) error {
 		hs = append(hs, hu)
 	}
 	if len(evs) > 0 {
-		if err := s.store.Add(evs...); err != nil {
+		queue := func() error { return s.store.Add(evs...) }
+		if s.cfg.SyncCommit {
+			queue = func() error { return s.store.Put(ctx, evs...) }
+		}
+		if err := queue(); err != nil {
 			s.store.Fail(err)
 			return fmt.Errorf("queue events: %w", err)
 		}

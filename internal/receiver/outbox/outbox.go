@@ -115,6 +115,7 @@ type Store struct {
 	channels    map[chanKey]chanState
 	dirtyChans  map[chanKey]bool
 	frozen      error
+	commitErr   error // the last commit's error, nil after a success
 	closed      bool
 
 	depth   atomic.Int64
@@ -300,11 +301,21 @@ func (s *Store) Fail(err error) {
 	}
 }
 
-// Healthy reports whether the state is not frozen.
+// Healthy returns why the store is unhealthy: the update state is frozen,
+// or the last commit failed (the store keeps retrying it). Nil when fine.
 func (s *Store) Healthy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.frozen
+	if s.frozen != nil {
+		return s.frozen
+	}
+	return s.commitErr
+}
+
+func (s *Store) setCommitErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commitErr = err
 }
 
 func (s *Store) signal() {
@@ -340,7 +351,9 @@ func (s *Store) loop() {
 			}
 			return
 		}
-		if err := s.commit(); err != nil {
+		err := s.commit()
+		s.setCommitErr(err)
+		if err != nil {
 			s.log.Error("commit failed, will retry", zap.Error(err))
 			select {
 			case <-time.After(backoff):
