@@ -87,7 +87,7 @@ func startSender(t *testing.T, env *emutest.Env, dataDir string, set map[string]
 	t.Cleanup(stop)
 	select {
 	case <-svc.Ready():
-	case <-time.After(15 * time.Second):
+	case <-time.After(90 * time.Second): // a new auth key under -race on a busy machine is slow
 		t.Fatal("sender not ready")
 	}
 	tr := &specTransport{t: t, next: &http.Transport{DisableKeepAlives: true}}

@@ -230,7 +230,7 @@ func startProcess(t *testing.T, env *emutest.Env, dir string, set map[string]str
 	})
 	select {
 	case p.addr = <-addrCh:
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("sender process did not start")
 	}
 	return p
@@ -251,7 +251,7 @@ func TestJobResumesAfterKill9(t *testing.T) {
 	s := &running{url: "http://" + p.addr, client: &http.Client{Transport: &specTransport{t: t, next: &http.Transport{DisableKeepAlives: true}}, Timeout: 30 * time.Second}}
 	require.Eventually(t, func() bool {
 		return s.do(t, http.MethodGet, "/readyz", "", nil, nil).Status == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond)
+	}, 90*time.Second, 50*time.Millisecond)
 	resp := s.postJSON(t, "/api_v1/send_multiple_message", map[string]any{"chat_ids": users, "text": "kill -9"}, nil)
 	require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
 	id := resp.JSON(t)["job_id"].(string)
@@ -268,7 +268,7 @@ func TestJobResumesAfterKill9(t *testing.T) {
 	s.url = "http://" + p2.addr
 	require.Eventually(t, func() bool {
 		return s.do(t, http.MethodGet, "/readyz", "", nil, nil).Status == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond)
+	}, 90*time.Second, 50*time.Millisecond)
 	v := s.waitJob(t, id, 30*time.Second)
 	require.Equal(t, n, v.Sent)
 	require.Zero(t, v.Failed)
