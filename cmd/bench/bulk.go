@@ -7,9 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gotd/td/telegram/uploader"
-	"github.com/gotd/td/tg"
-
 	"github.com/tgbotsvc/tgbot/internal/benchutil"
 )
 
@@ -163,92 +160,4 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, sende
 	}
 	b.floods = after.FloodWaits - before.FloodWaits
 	return b, nil
-}
-
-// benchDocument streams a generated DocMB file through create_document on a
-// freshly started sender and watches its resident set; the bare client
-// uploads the same bytes with gotd's uploader for the baseline.
-func benchDocument(ctx context.Context, st *stack, users []emuUser, res *result) {
-	size := int64(st.opts.DocMB) << 20
-	metric := fmt.Sprintf("create_document %d MB, streamed", st.opts.DocMB)
-	if _, err := st.restart(ctx, st.sender, senderLimitEnv(0)...); err != nil {
-		errRow(res, metric, "", err)
-		return
-	}
-	time.Sleep(500 * time.Millisecond)
-	before, err := st.sender.memory()
-	if err != nil {
-		errRow(res, metric, "", err)
-		return
-	}
-	hc := benchutil.NewClient(1, 5*time.Minute)
-	var out struct {
-		DocumentID string `json:"document_id"`
-		Size       int64  `json:"size"`
-	}
-	c0 := st.cpuNow()
-	start := time.Now()
-	err = benchutil.PostMultipart(ctx, hc, st.sender.url()+"/api_v1/create_document", st.apiToken,
-		"document", "bench.bin", benchutil.PatternReader(size), &out)
-	elapsed := time.Since(start)
-	if err == nil && out.Size != 0 && out.Size != size {
-		err = fmt.Errorf("document size %d, sent %d", out.Size, size)
-	}
-	if err != nil {
-		errRow(res, metric, "", err)
-		return
-	}
-	after, err := st.sender.memory()
-	if err != nil {
-		errRow(res, metric, "", err)
-		return
-	}
-	res.note("create_document: %d MiB in %s. %s", st.opts.DocMB, fmtD(elapsed), cpuUsage(c0, st.cpuNow()))
-
-	var bareElapsed time.Duration
-	bareErr := st.withBareClient(ctx, func(ctx context.Context, api *tg.Client) error {
-		t := time.Now()
-		// Known size, as the sender knows it once the request is read; gotd's
-		// default part size and threads.
-		f, err := uploader.NewUploader(api).Upload(ctx, uploader.NewUpload("bench.bin", benchutil.PatternReader(size), size))
-		if err != nil {
-			return fmt.Errorf("upload: %w", err)
-		}
-		u := users[0]
-		_, err = api.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{
-			Peer: &tg.InputPeerUser{UserID: u.ID, AccessHash: u.AccessHash},
-			Media: &tg.InputMediaUploadedDocument{
-				File:       f,
-				MimeType:   "application/octet-stream",
-				Attributes: []tg.DocumentAttributeClass{&tg.DocumentAttributeFilename{FileName: "bench.bin"}},
-			},
-		})
-		bareElapsed = time.Since(t)
-		if err != nil {
-			return fmt.Errorf("upload media: %w", err)
-		}
-		return nil
-	})
-	mbps := func(d time.Duration) float64 { return float64(size) / (1 << 20) / d.Seconds() }
-	row := benchutil.Row{
-		Metric:   metric,
-		Measured: fmt.Sprintf("%.1f MB/s", mbps(elapsed)),
-		Status:   benchutil.Info,
-	}
-	if bareErr != nil {
-		res.note("bare client upload failed: %v", bareErr)
-	} else {
-		row.Baseline = fmt.Sprintf("%.1f MB/s", mbps(bareElapsed))
-		row.Compare = fmt.Sprintf("%.2fx", bareElapsed.Seconds()/elapsed.Seconds())
-	}
-	res.table.Add(row)
-	growth := after.Peak - before.RSS
-	res.table.Add(benchutil.Row{
-		Metric:   "sender RSS growth during create_document",
-		Measured: "+" + mib(growth),
-		Baseline: mib(before.RSS) + " before",
-		Compare:  fmt.Sprintf("%.0f%% of the file", 100*float64(growth)/float64(size)),
-		Goal:     "< " + mib(size/2) + " (half the file)",
-		Status:   benchutil.Check(growth < size/2),
-	})
 }
