@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -218,10 +219,20 @@ func (s *suite) testDeadLetters(t *testing.T) {
 }
 
 func (s *suite) testAdminDisabled(t *testing.T) {
+	leaks := goleak.IgnoreCurrent()
 	down := newDownstream(t)
 	cfg := testConfig(s.env, s.dataDir(t), down.srv.URL)
 	cfg.AdminToken = ""
 	r := startReceiver(t, cfg)
+	defer func() {
+		// A stopped receiver leaves no goroutine behind.
+		r.stop(t)
+		down.srv.Close()
+		http.DefaultClient.CloseIdleConnections()
+		// The emulator keeps a push loop per session until it notices the
+		// session is gone: that one is not ours.
+		goleak.VerifyNone(t, leaks, goleak.IgnoreTopFunction("github.com/tgbotsvc/tgbot/internal/tgemu.(*Server).pushLoop"))
+	}()
 	status, _ := httpDo(t, http.MethodGet, "http://"+r.svc.Addr()+"/admin/dead-letters", "anything")
 	require.Equal(t, http.StatusNotFound, status)
 	status, _ = httpDo(t, http.MethodGet, "http://"+r.svc.Addr()+"/healthz", "")
