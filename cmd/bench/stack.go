@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tgbotsvc/tgbot/internal/benchutil"
@@ -287,4 +288,21 @@ func cpuUsage(from, to cpuSample) string {
 		}
 	}
 	return out[:len(out)-1]
+}
+
+// cpuPerCall says how much CPU each named process spent per call between
+// two samples (the bench process is the load generator or the bare client).
+func cpuPerCall(from, to cpuSample, calls int, names ...string) string {
+	if calls <= 0 {
+		return "no calls"
+	}
+	var parts []string
+	for _, name := range names {
+		a, okA := from.used[name]
+		b, okB := to.used[name]
+		if okA && okB {
+			parts = append(parts, fmt.Sprintf("%s %d µs", name, (b-a).Microseconds()/int64(calls)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
