@@ -71,6 +71,12 @@ func (u *Update) Text() string {
 	return u.Event.Message.Text
 }
 
+// Chat is where the update happened.
+func (u *Update) Chat() *event.Chat { return u.Event.Chat }
+
+// Sender is who caused the update (nil when unknown).
+func (u *Update) Sender() *event.User { return u.Event.From }
+
 // SenderID is the user who caused the update (0 when unknown).
 func (u *Update) SenderID() int64 {
 	if u.Event.From == nil {

@@ -27,7 +27,7 @@ func Familiarize(ctx context.Context, c *handler.Context) error {
 	if err := c.Reply(ctx, fmt.Sprintf(NiceToMeetF, name)); err != nil {
 		return fmt.Errorf("familiarize: %w", err)
 	}
-	return c.Emit(ctx, event.TypeUserCreate, event.UserCreate{Name: name, ChatID: c.Event.ChatID()})
+	return c.Emit(ctx, event.TypeUserCreate, event.UserCreate{Name: name, ChatID: c.Chat().ID})
 }
 
 func hasLetter(s string) bool {
