@@ -146,7 +146,6 @@ func (s *stack) start(ctx context.Context) error {
 		"TGEMU_PUBLIC_KEY_FILE=" + filepath.Join(emuDir, "tgemu.pub"),
 		"TGEMU_DATA_FILE=" + filepath.Join(emuDir, "tgemu.db"),
 		"TGEMU_BOT_TOKENS=" + s.botToken,
-		"DATA_DIR=" + emuDir,
 	})
 	if err != nil {
 		return err
