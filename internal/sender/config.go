@@ -27,7 +27,7 @@ type Config struct {
 	FloodMaxWait         time.Duration `env:"SENDER_FLOOD_MAX_WAIT" envDefault:"30s" usage:"longest FLOOD_WAIT waited out and retried; longer ones answer 429 (jobs retry later)"`
 	FloodMaxRetries      uint          `env:"SENDER_FLOOD_MAX_RETRIES" envDefault:"3" usage:"FLOOD_WAIT retries of one request"`
 
-	Workers         int           `env:"SENDER_WORKERS" envDefault:"16" usage:"concurrent sends of a bulk request or job"`
+	Workers         int           `env:"SENDER_WORKERS" envDefault:"64" usage:"concurrent sends of a bulk request or job (enough to cover the rate times Telegram's latency)"`
 	JobMaxAttempts  int           `env:"SENDER_JOB_MAX_ATTEMPTS" envDefault:"20" usage:"attempts per job recipient on flood or Telegram outage before it is marked failed"`
 	RequestTimeout  time.Duration `env:"SENDER_REQUEST_TIMEOUT" envDefault:"60s" usage:"time limit of a synchronous send request"`
 	IdempotencyTTL  time.Duration `env:"SENDER_IDEMPOTENCY_TTL" envDefault:"24h" usage:"how long Idempotency-Key answers are kept"`

@@ -59,7 +59,7 @@ type running struct {
 }
 
 // startSender runs a sender against env until the test ends (or stop).
-func startSender(t *testing.T, env *emutest.Env, dataDir string, set map[string]string) *running {
+func startSender(t testing.TB, env *emutest.Env, dataDir string, set map[string]string) *running {
 	t.Helper()
 	v := vars(t, env, dataDir)
 	for k, val := range set {

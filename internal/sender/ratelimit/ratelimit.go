@@ -1,8 +1,20 @@
 // Package ratelimit keeps the sender inside Telegram's limits before
-// Telegram has to say so: token buckets (golang.org/x/time/rate) for the
-// whole bot, for each chat and for each group, applied as a gotd middleware
-// to every message-sending RPC, so retries after a FLOOD_WAIT pass through
-// the buckets again and no call site can forget them.
+// Telegram has to say so, for the whole bot, for each chat and for each
+// group, applied as a gotd middleware to every message-sending RPC, so
+// retries after a FLOOD_WAIT pass through the limits again and no call site
+// can forget them.
+//
+// Each limit is two mechanisms with the same rate:
+//   - a token bucket (golang.org/x/time/rate, burst 1 by default) that
+//     spaces sends evenly;
+//   - a sliding window of N sends per span, counted the safe way round:
+//     a send takes a slot when it starts and gives it back, to be reused one
+//     span later, only when its answer has arrived. Telegram (or the
+//     emulator) counts each send at some moment between those two, so no
+//     window on its side can ever hold more than N, whatever the network
+//     jitter or the reordering of concurrent requests on the connection.
+//     The bucket alone, at exactly Telegram's rate, would earn FLOOD_WAITs
+//     whenever two sends one second apart arrive a millisecond closer.
 //
 // Limitations:
 //   - The buckets live in memory: right after a restart the first sends may
@@ -37,9 +49,10 @@ type Config struct {
 
 // Limiter is the set of buckets. The zero value is not usable: call New.
 type Limiter struct {
-	cfg     Config
-	global  *rate.Limiter
-	metrics *metrics.Metrics
+	cfg       Config
+	global    *rate.Limiter
+	globalWin *window
+	metrics   *metrics.Metrics
 
 	mu        sync.Mutex
 	chats     map[chatKey]*entry
@@ -54,8 +67,9 @@ type chatKey struct {
 }
 
 type entry struct {
-	chat, group *rate.Limiter
-	last        time.Time
+	chat, group       *rate.Limiter
+	chatWin, groupWin *window
+	last              time.Time
 }
 
 // sweepEvery bounds the bucket map: each time this many chats were added,
@@ -68,13 +82,21 @@ func New(cfg Config, m *metrics.Metrics) *Limiter {
 	if cfg.Burst <= 0 {
 		cfg.Burst = 1
 	}
-	idle := time.Minute
-	if cfg.GroupPerMinute > 0 {
-		idle = max(idle, time.Duration(float64(cfg.Burst)*60/cfg.GroupPerMinute*float64(time.Second)))
+	// A bucket idle this long is full again and a window empty again (they
+	// restart from scratch without changing what may be sent).
+	idle := 2 * time.Minute
+	for _, perSpan := range []struct {
+		rate float64
+		span time.Duration
+	}{{cfg.PerChatPerSecond, time.Second}, {cfg.GroupPerMinute, time.Minute}} {
+		if perSpan.rate > 0 && perSpan.rate < float64(cfg.Burst) {
+			idle = max(idle, 2*time.Duration(float64(cfg.Burst)/perSpan.rate*float64(perSpan.span)))
+		}
 	}
 	return &Limiter{
 		cfg:       cfg,
 		global:    rate.NewLimiter(limit(cfg.GlobalPerSecond), cfg.Burst),
+		globalWin: newWindow(cfg.GlobalPerSecond, time.Second),
 		metrics:   m,
 		chats:     map[chatKey]*entry{},
 		sweepIdle: idle,
@@ -92,11 +114,16 @@ func limit(perSecond float64) rate.Limit {
 // Handle implements telegram.Middleware.
 func (l *Limiter) Handle(next tg.Invoker) telegram.InvokeFunc {
 	return func(ctx context.Context, input bin.Encoder, output bin.Decoder) error {
-		if peer, ok := SendTarget(input); ok {
-			if err := l.Wait(ctx, peer); err != nil {
-				return err
-			}
+		peer, ok := SendTarget(input)
+		if !ok {
+			return next.Invoke(ctx, input, output)
 		}
+		release, err := l.Acquire(ctx, peer)
+		if err != nil {
+			return err
+		}
+		// Failed sends count too: Telegram may have counted them.
+		defer release()
 		return next.Invoke(ctx, input, output)
 	}
 }
@@ -116,30 +143,68 @@ func SendTarget(input bin.Encoder) (tg.InputPeerClass, bool) {
 	return nil, false
 }
 
-// Wait blocks until a message to peer is within every limit, or ctx ends.
-// The chat's own buckets come first so that a send waiting for a busy chat
-// does not hold a token of the global bucket meanwhile.
-func (l *Limiter) Wait(ctx context.Context, peer tg.InputPeerClass) error {
-	e := l.entry(peer)
-	if e != nil {
-		if err := l.wait(ctx, "chat", e.chat); err != nil {
-			return err
+// Acquire blocks until a message to peer is within every limit, or ctx
+// ends. The caller sends, then calls release once the answer is in. The
+// chat's own limits come first so that a send waiting for a busy chat does
+// not hold a slot of the global limit meanwhile.
+func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release func(), err error) {
+	var held []*window
+	release = func() {
+		now := time.Now()
+		for _, w := range held {
+			w.release(now)
 		}
-		if e.group != nil {
-			if err := l.wait(ctx, "group", e.group); err != nil {
+	}
+	// The bucket first: a slot of the window is held from its acquisition
+	// to the answer, so it must not wait in the bucket's queue meanwhile.
+	take := func(bucket string, w *window, lim *rate.Limiter) error {
+		if lim != nil && lim.Limit() != rate.Inf {
+			if err := l.timed(bucket, func() error { return lim.Wait(ctx) }); err != nil {
 				return err
 			}
 		}
-	}
-	return l.wait(ctx, "global", l.global)
-}
-
-func (l *Limiter) wait(ctx context.Context, bucket string, lim *rate.Limiter) error {
-	if lim.Limit() == rate.Inf {
+		if w == nil {
+			return nil
+		}
+		if err := l.timed(bucket, func() error { return w.acquire(ctx) }); err != nil {
+			return err
+		}
+		held = append(held, w)
 		return nil
 	}
+	if e := l.entry(peer); e != nil {
+		if err := take("chat", e.chatWin, e.chat); err != nil {
+			release()
+			return nil, err
+		}
+		if e.group != nil {
+			if err := take("group", e.groupWin, e.group); err != nil {
+				release()
+				return nil, err
+			}
+		}
+	}
+	if err := take("global", l.globalWin, l.global); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+// Wait is Acquire for callers that cannot report when the send is done: the
+// slots are given back at once.
+func (l *Limiter) Wait(ctx context.Context, peer tg.InputPeerClass) error {
+	release, err := l.Acquire(ctx, peer)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
+}
+
+func (l *Limiter) timed(bucket string, wait func() error) error {
 	start := time.Now()
-	err := lim.Wait(ctx)
+	err := wait()
 	if l.metrics != nil {
 		l.metrics.RateLimitWait.WithLabelValues(bucket).Observe(time.Since(start).Seconds())
 	}
@@ -168,9 +233,14 @@ func (l *Limiter) entry(peer tg.InputPeerClass) *entry {
 	defer l.mu.Unlock()
 	e := l.chats[k]
 	if e == nil {
-		e = &entry{chat: rate.NewLimiter(limit(l.cfg.PerChatPerSecond), l.cfg.Burst), last: now}
+		e = &entry{
+			chat:    rate.NewLimiter(limit(l.cfg.PerChatPerSecond), l.cfg.Burst),
+			chatWin: newWindow(l.cfg.PerChatPerSecond, time.Second),
+			last:    now,
+		}
 		if k.kind != 'u' {
 			e.group = rate.NewLimiter(limit(l.cfg.GroupPerMinute/60), l.cfg.Burst)
+			e.groupWin = newWindow(l.cfg.GroupPerMinute, time.Minute)
 		}
 		l.chats[k] = e
 		l.inserted++
@@ -195,4 +265,55 @@ func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.chats)
+}
+
+// window allows n sends per span, counting each from its start to its
+// answer plus span. Slots are tokens in a channel that carry the time they
+// become usable; a channel is FIFO, so the slot given back first (the one
+// usable soonest) is taken first.
+type window struct {
+	span  time.Duration
+	slots chan time.Time
+}
+
+// newWindow is the window for perSpan sends per span, nil for no limit.
+// Fractional rates round down (n >= 1), stretching the span when below 1.
+func newWindow(perSpan float64, span time.Duration) *window {
+	if perSpan <= 0 || math.IsInf(perSpan, 1) {
+		return nil
+	}
+	n := int(perSpan)
+	if n < 1 {
+		span = time.Duration(float64(span) / perSpan)
+		n = 1
+	}
+	w := &window{span: span, slots: make(chan time.Time, n)}
+	for range n {
+		w.slots <- time.Time{}
+	}
+	return w
+}
+
+func (w *window) acquire(ctx context.Context) error {
+	var usable time.Time
+	select {
+	case usable = <-w.slots:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if d := time.Until(usable); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			w.slots <- usable
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (w *window) release(done time.Time) {
+	w.slots <- done.Add(w.span)
 }

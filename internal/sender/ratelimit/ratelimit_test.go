@@ -84,7 +84,27 @@ func TestSweep(t *testing.T) {
 		l.entry(&tg.InputPeerUser{UserID: int64(i)})
 	}
 	require.Equal(t, sweepEvery-1, l.Len())
-	now = now.Add(2 * time.Minute)
+	now = now.Add(3 * time.Minute)
 	l.entry(&tg.InputPeerUser{UserID: -1})
 	require.Equal(t, 1, l.Len(), "idle buckets are dropped")
+}
+
+// TestWindowCountsUntilTheAnswer: a slot is reusable one span after the
+// answer of the send that held it, not after its start.
+func TestWindowCountsUntilTheAnswer(t *testing.T) {
+	w := newWindow(2, 100*time.Millisecond)
+	ctx := context.Background()
+	require.NoError(t, w.acquire(ctx))
+	require.NoError(t, w.acquire(ctx))
+	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	require.Error(t, w.acquire(short), "both slots in flight")
+	time.Sleep(50 * time.Millisecond) // a slow answer
+	w.release(time.Now())
+	start := time.Now()
+	require.NoError(t, w.acquire(ctx))
+	require.GreaterOrEqual(t, time.Since(start), 90*time.Millisecond, "one span after the answer")
+	require.Nil(t, newWindow(0, time.Second))
+	half := newWindow(0.5, time.Second)
+	require.Equal(t, 2*time.Second, half.span)
 }
