@@ -35,6 +35,14 @@ var (
 
 func mib(n int64) string { return fmtB(n) }
 
+// fmtDiff prints a signed difference of durations.
+func fmtDiff(d time.Duration) string {
+	if d < 0 {
+		return "-" + fmtD(-d)
+	}
+	return "+" + fmtD(d)
+}
+
 // fmtSeconds prints a histogram bound given in seconds.
 func fmtSeconds(s float64) string {
 	if math.IsNaN(s) || math.IsInf(s, 0) {
@@ -185,7 +193,7 @@ func benchSend(ctx context.Context, st *stack, users []emuUser, res *result, idl
 		Metric:   "send_message p50 latency",
 		Measured: fmtD(gw.P50),
 		Baseline: fmtD(bare.P50),
-		Compare:  "+" + fmtD(gw.P50-bare.P50),
+		Compare:  fmtDiff(gw.P50 - bare.P50),
 		Status:   benchutil.Info,
 	})
 	added := gw.P99 - bare.P99
@@ -193,7 +201,7 @@ func benchSend(ctx context.Context, st *stack, users []emuUser, res *result, idl
 		Metric:   "send_message p99 latency",
 		Measured: fmtD(gw.P99),
 		Baseline: fmtD(bare.P99),
-		Compare:  "+" + fmtD(added),
+		Compare:  fmtDiff(added),
 		Goal:     "added <= " + fmtD(goalAddedP99),
 		Status:   benchutil.Check(added <= goalAddedP99),
 	})

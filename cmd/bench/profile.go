@@ -186,6 +186,24 @@ func (ip *inproc) startSender(ctx context.Context, st *stack) (string, error) {
 	return "http://" + svc.Addr(), nil
 }
 
+// hotPaths limits the cumulative view to the code that explains a cost:
+// ours, gotd, the HTTP stack, logging, metrics, storage, JSON, syscalls.
+const hotPaths = `tgbotsvc|gotd|go-chi|zap|bbolt|prometheus|net/http\.|encoding/json|^syscall\.`
+
+// profileTop renders one component of a profile: the heaviest call paths
+// (cumulative, our code and its libraries only) and the heaviest functions.
+func profileTop(ctx context.Context, path, filter string) (string, error) {
+	cum, err := benchutil.PprofTop(ctx, path, 16, filter, "-cum", "-show="+hotPaths)
+	if err != nil {
+		return "", err
+	}
+	flat, err := benchutil.PprofTop(ctx, path, 8, filter)
+	if err != nil {
+		return "", err
+	}
+	return "call paths (cumulative):\n" + cum + "\nfunctions (flat):\n" + flat, nil
+}
+
 // profileLoads profiles the send and the receive load in-process; which
 // says which ones ("send", "receive").
 func profileLoads(ctx context.Context, st *stack, which []string) ([]profiled, error) {
@@ -272,14 +290,18 @@ func profileLoads(ctx context.Context, st *stack, which []string) ([]profiled, e
 	}
 	for i := range out {
 		out[i].top = map[string]string{}
-		for _, c := range []string{"tgemu", "sender", "receiver"} {
-			top, err := benchutil.PprofTop(ctx, out[i].path, 12, "-tagfocus="+profileLabel+"="+c)
+		components := []string{"tgemu", "sender"}
+		if out[i].name == "receive" {
+			components = []string{"tgemu", "receiver"}
+		}
+		for _, c := range components {
+			top, err := profileTop(ctx, out[i].path, "-tagfocus="+profileLabel+"="+c)
 			if err != nil {
 				return out, err
 			}
 			out[i].top[c] = top
 		}
-		top, err := benchutil.PprofTop(ctx, out[i].path, 12, "-tagignore="+profileLabel+"=.")
+		top, err := profileTop(ctx, out[i].path, "-tagignore="+profileLabel+"=.")
 		if err != nil {
 			return out, err
 		}

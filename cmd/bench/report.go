@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -59,11 +58,9 @@ func writeReport(path string, res *result) error {
 		for _, p := range res.profiles {
 			fmt.Fprintf(&b, "\n### %s load\n\n%s.\n", p.name, p.load)
 			for _, c := range []string{"sender", "receiver", "tgemu", "load generator"} {
-				top, ok := p.top[c]
-				if !ok || strings.Contains(top, "Showing nodes accounting for 0, 0%") {
-					continue
+				if top, ok := p.top[c]; ok {
+					fmt.Fprintf(&b, "\n%s:\n\n```\n%s```\n", c, top)
 				}
-				fmt.Fprintf(&b, "\n%s:\n\n```\n%s```\n", c, top)
 			}
 		}
 	}
