@@ -74,6 +74,17 @@ func TestAPI(t *testing.T) {
 		require.Equal(t, named.ID, int64(s.postJSON(t, "/api_v1/send_message", map[string]any{"username": "carol_test", "text": "again"}, nil).JSON(t)["chat_id"].(float64)))
 	})
 
+	t.Run("group", func(t *testing.T) {
+		g, err := env.Server.CreateGroup("team", []int64{alice.ID, bob.ID, env.BotID})
+		require.NoError(t, err)
+		resp := s.postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": -g.ID, "text": "hello team"}, nil)
+		require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+		require.EqualValues(t, -g.ID, resp.JSON(t)["chat_id"])
+		msgs, err := env.Server.GroupMessages(g.ID, env.BotID)
+		require.NoError(t, err)
+		require.Equal(t, "hello team", msgs[len(msgs)-1].Text)
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		long := strings.Repeat("a", 4097)
 		emoji := strings.Repeat("😀", 2049) // 4098 UTF-16 units, 2049 characters
