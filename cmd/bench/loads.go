@@ -117,6 +117,8 @@ func loadMemoryRow(res *result, s *service, load string, idle benchutil.Memory) 
 		errRow(res, metric, "<= "+mib(goalLoadRSS), err)
 		return
 	}
+	split := fmt.Sprintf("RSS %s = %s anonymous (heap, stacks) + %s mapped files (the bbolt database is mmapped)",
+		mib(m.RSS), mib(m.Anon), mib(m.File))
 	res.table.Add(benchutil.Row{
 		Metric:   metric,
 		Measured: fmt.Sprintf("%s (%s)", mib(m.Peak), mib(m.RSS)),
@@ -124,7 +126,9 @@ func loadMemoryRow(res *result, s *service, load string, idle benchutil.Memory) 
 		Compare:  fmt.Sprintf("+%s over idle", mib(m.Peak-idle.RSS)),
 		Goal:     "<= " + mib(goalLoadRSS),
 		Status:   benchutil.Check(m.Peak <= goalLoadRSS),
+		Note:     split,
 	})
+	res.note("%s after the %s: %s", s.name, load, split)
 }
 
 // benchSend sends N messages through the sender's REST API and the same N

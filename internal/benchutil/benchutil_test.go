@@ -146,6 +146,8 @@ func TestReadMemorySelf(t *testing.T) {
 	m, err := ReadMemory(os.Getpid())
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, m.Peak, m.RSS)
+	require.Positive(t, m.Anon)
+	require.LessOrEqual(t, m.Anon+m.File, m.RSS)
 	_, err = ReadMemory(-1)
 	require.Error(t, err)
 }

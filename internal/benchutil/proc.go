@@ -153,6 +153,9 @@ type Memory struct {
 	RSS int64
 	// Peak is the high-water mark of the resident set (VmHWM), in bytes.
 	Peak int64
+	// Anon and File split RSS: heap and stacks, and mapped files (a bbolt
+	// database is mmapped, so its pages count in RSS as File).
+	Anon, File int64
 }
 
 // Memory reads the process's VmRSS and VmHWM.
@@ -180,6 +183,10 @@ func ReadMemory(pid int) (Memory, error) {
 			dst = &m.RSS
 		case "VmHWM":
 			dst = &m.Peak
+		case "RssAnon":
+			dst = &m.Anon
+		case "RssFile":
+			dst = &m.File
 		default:
 			continue
 		}
