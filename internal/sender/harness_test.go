@@ -118,7 +118,13 @@ func (r response) errorCode(t testing.TB) string {
 // do sends a request with the test token unless headers set Authorization.
 func (s *running) do(t testing.TB, method, path, contentType string, body []byte, headers map[string]string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	return s.send(t, method, path, contentType, bytes.NewReader(body), headers)
+}
+
+// send makes one request and reads the answer whole.
+func (s *running) send(t testing.TB, method, path, contentType string, body io.Reader, headers map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, body)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	if contentType != "" {
@@ -168,16 +174,7 @@ func (s *running) upload(t testing.TB, name, mimeType string, r io.Reader) respo
 		}
 		pw.CloseWithError(err)
 	}()
-	req, err := http.NewRequest(http.MethodPost, s.url+"/api_v1/create_document", pr)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := s.client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	return s.send(t, http.MethodPost, "/api_v1/create_document", mw.FormDataContentType(), pr, nil)
 }
 
 // newUser creates an emulator user who wrote to the bot (so the bot may
