@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gotd/td/tgerr"
 
+	"github.com/tgbotsvc/tgbot/internal/sender/ratelimit"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 )
 
@@ -59,6 +61,10 @@ func classify(err error) *send.Error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return &send.Error{Kind: send.KindTooLarge, Code: "too_large", Message: "request body too large"}
+	}
+	if errors.Is(err, ratelimit.ErrDeadline) {
+		return &send.Error{Kind: send.KindFlood, Code: "rate_limited", RetryAfter: time.Second, Err: err,
+			Message: "the rate limits would hold this send past the request's time limit: retry later, or send it as a job (async)"}
 	}
 	if d, ok := tgerr.AsFloodWait(err); ok {
 		return &send.Error{Kind: send.KindFlood, Code: "flood_wait", RetryAfter: d,

@@ -25,6 +25,8 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -71,6 +73,10 @@ type entry struct {
 	chatWin, groupWin *window
 	last              time.Time
 }
+
+// ErrDeadline is returned when a send would have to wait for the limits
+// past the deadline of its context.
+var ErrDeadline = errors.New("rate limit wait exceeds the deadline")
 
 // sweepEvery bounds the bucket map: each time this many chats were added,
 // buckets idle long enough to be full again are dropped (a full bucket is
@@ -160,6 +166,10 @@ func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release 
 	take := func(bucket string, w *window, lim *rate.Limiter) error {
 		if lim != nil && lim.Limit() != rate.Inf {
 			if err := l.timed(bucket, func() error { return lim.Wait(ctx) }); err != nil {
+				if ctx.Err() == nil {
+					// The wait would outlast ctx's deadline.
+					return fmt.Errorf("%w (%s): %v", ErrDeadline, bucket, err)
+				}
 				return err
 			}
 		}

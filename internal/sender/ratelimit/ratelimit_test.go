@@ -49,7 +49,8 @@ func TestUnlimitedAndCancel(t *testing.T) {
 	require.NoError(t, slow.Wait(context.Background(), user))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	require.Error(t, slow.Wait(ctx, user), "a wait longer than the deadline fails at once")
+	err := slow.Wait(ctx, user)
+	require.ErrorIs(t, err, ErrDeadline, "a wait longer than the deadline fails at once")
 }
 
 func TestMiddlewareOnlyThrottlesSends(t *testing.T) {
