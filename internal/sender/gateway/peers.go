@@ -14,31 +14,37 @@ import (
 
 // resolve turns a recipient into an input peer and its Bot-API chat ID.
 // Usernames are resolved once (contacts.resolveUsername) and kept, with the
-// access hashes Telegram returned, in the store.
-func (g *Gateway) resolve(ctx context.Context, api *tg.Client, r send.Recipient) (tg.InputPeerClass, int64, error) {
+// access hashes Telegram returned, in the store; cached says the username
+// came from there, fresh skips the store.
+func (g *Gateway) resolve(ctx context.Context, api *tg.Client, r send.Recipient, fresh bool) (_ tg.InputPeerClass, chatID int64, cached bool, _ error) {
 	if r.Username != "" {
-		p, err := g.store.PeerByUsername(r.Username)
+		err := store.ErrNotFound
+		var p store.Peer
+		if !fresh {
+			p, err = g.store.PeerByUsername(r.Username)
+			cached = err == nil
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			p, err = g.resolveUsername(ctx, api, r.Username)
 		}
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
-		return inputPeer(p), p.ChatID(), nil
+		return inputPeer(p), p.ChatID(), cached, nil
 	}
 	kind, id, ok := send.SplitChatID(r.ChatID)
 	if !ok {
-		return nil, 0, send.Invalid("chat_id", "chat_id must not be 0")
+		return nil, 0, false, send.Invalid("chat_id", "chat_id must not be 0")
 	}
 	p := store.Peer{Kind: kind, ID: id}
 	if kind != send.PeerChat {
 		if stored, err := g.store.Peer(kind, id); err == nil {
 			p = stored
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, 0, send.Internal(err)
+			return nil, 0, false, send.Internal(err)
 		}
 	}
-	return inputPeer(p), r.ChatID, nil
+	return inputPeer(p), r.ChatID, false, nil
 }
 
 func inputPeer(p store.Peer) tg.InputPeerClass {

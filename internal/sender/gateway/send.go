@@ -46,15 +46,31 @@ func (g *Gateway) Send(ctx context.Context, req send.Request, randomID int64) (s
 	return res, err
 }
 
+// send sends once more, resolving the username afresh, when a username
+// the store resolved earlier no longer reaches anyone: usernames change
+// hands.
 func (g *Gateway) send(ctx context.Context, req send.Request, randomID int64) (send.Result, error) {
+	res, cached, err := g.sendOnce(ctx, req, randomID, false)
+	if err != nil && cached && send.As(err).Code == "chat_not_found" {
+		res, _, err = g.sendOnce(ctx, req, randomID, true)
+	}
+	return res, err
+}
+
+func (g *Gateway) sendOnce(ctx context.Context, req send.Request, randomID int64, fresh bool) (_ send.Result, cached bool, _ error) {
 	api, err := g.client()
 	if err != nil {
-		return send.Result{}, err
+		return send.Result{}, false, err
 	}
-	peer, chatID, err := g.resolve(ctx, api, req.Recipient)
+	peer, chatID, cached, err := g.resolve(ctx, api, req.Recipient, fresh)
 	if err != nil {
-		return send.Result{}, err
+		return send.Result{}, false, err
 	}
+	res, err := g.deliver(ctx, api, peer, chatID, req, randomID)
+	return res, cached, err
+}
+
+func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeerClass, chatID int64, req send.Request, randomID int64) (send.Result, error) {
 	field := "text"
 	if req.IsDocument() {
 		field = "caption"
