@@ -64,7 +64,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err err
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // texts and messages stay readable: "<b>" not "\u003cb\u003e"
+	_ = enc.Encode(v)
 }
 
 var (
