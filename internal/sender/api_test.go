@@ -188,6 +188,11 @@ func TestAPI(t *testing.T) {
 		require.Equal(t, "telegram_unavailable", resp.errorCode(t))
 	})
 
+	t.Run("secrets stay out of logs", func(t *testing.T) {
+		s.requireNoSecretLogged(t, testToken)
+		s.requireNoSecretLogged(t, strings.SplitN(env.Telegram.BotToken, ":", 2)[1])
+	})
+
 	t.Run("operations need no token", func(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz", "/metrics", "/api_v1/openapi.json", "/api_v1/openapi.yaml", "/docs/", "/docs/swagger-initializer.js", "/docs/swagger-ui-bundle.js"} {
 			resp := s.do(t, http.MethodGet, path, "", nil, map[string]string{"Authorization": ""})

@@ -18,7 +18,10 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tgbotsvc/tgbot/api"
 	"github.com/tgbotsvc/tgbot/internal/config"
@@ -56,6 +59,21 @@ type running struct {
 	url    string
 	client *http.Client
 	stop   func()
+	logs   *observer.ObservedLogs // everything the service logged
+}
+
+// requireNoSecretLogged fails if a log entry (message or any field)
+// contains secret.
+func (s *running) requireNoSecretLogged(t testing.TB, secret string) {
+	t.Helper()
+	require.NotZero(t, s.logs.Len())
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	for _, e := range s.logs.All() {
+		buf, err := enc.EncodeEntry(e.Entry, e.Context)
+		require.NoError(t, err)
+		require.NotContains(t, buf.String(), secret)
+		buf.Free()
+	}
 }
 
 // startSender runs a sender against env until the test ends (or stop).
@@ -67,7 +85,9 @@ func startSender(t testing.TB, env *emutest.Env, dataDir string, set map[string]
 	}
 	cfg, err := config.LoadFrom[sender.Config](v)
 	require.NoError(t, err)
-	svc, err := sender.New(cfg, zaptest.NewLogger(t).Named("sender"))
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core)).Named("sender")
+	svc, err := sender.New(cfg, log)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -91,7 +111,7 @@ func startSender(t testing.TB, env *emutest.Env, dataDir string, set map[string]
 		t.Fatal("sender not ready")
 	}
 	tr := &specTransport{t: t, next: &http.Transport{DisableKeepAlives: true}}
-	return &running{svc: svc, url: "http://" + svc.Addr(), client: &http.Client{Transport: tr, Timeout: 60 * time.Second}, stop: stop}
+	return &running{svc: svc, url: "http://" + svc.Addr(), client: &http.Client{Transport: tr, Timeout: 60 * time.Second}, stop: stop, logs: logs}
 }
 
 // response is an answer read whole.
