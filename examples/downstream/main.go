@@ -5,6 +5,14 @@
 //
 // Routes: POST /events (also POST /) for events, GET /state (users, events
 // seen, replies sent: for the demo and tests), GET /healthz.
+//
+// Limitations (it is an example):
+//   - Users, the webhook-ids seen and the state are in memory: a restart
+//     forgets them, and the dedupe set grows without bound. A real service
+//     keeps the ids it handled for at least the receiver's retry window
+//     (DRIVER_MAX_AGE), in the same transaction as the work they caused.
+//   - A conversation is recognised by its command (/familiarize) and ends with
+//     the chat's user.create or after 5 minutes.
 package main
 
 import (

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -107,14 +108,25 @@ func newTestEnv(t *testing.T) *testEnv {
 // post delivers body signed with secret as webhook id and returns the status.
 func (e *testEnv) post(t *testing.T, path, secret, id string, ts time.Time, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader([]byte(body)))
+	status, err := e.tryPost(sign(t, secret, id, ts, []byte(body)), path, body)
 	require.NoError(t, err)
-	req.Header = sign(t, secret, id, ts, []byte(body))
+	return status
+}
+
+// tryPost is post for other goroutines than the test's: it never fails t.
+func (e *testEnv) tryPost(h http.Header, path, body string) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, e.url+path, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header = h
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, err
+	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 func messageEvent(id string, chatID int64, text string) string {
@@ -272,4 +284,46 @@ func TestStateAndHealth(t *testing.T) {
 func TestBadEventBody(t *testing.T) {
 	env := newTestEnv(t)
 	require.Equal(t, http.StatusBadRequest, env.post(t, "/events", testSecret, "x1", time.Now(), "not json"))
+}
+
+// blockingReplier holds SendMessage until release is closed.
+type blockingReplier struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingReplier) SendMessage(ctx context.Context, _ int64, _, _ string) (int, error) {
+	close(b.entered)
+	select {
+	case <-b.release:
+		return 1, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func TestConcurrentDuplicateIsRetryable(t *testing.T) {
+	rep := &blockingReplier{entered: make(chan struct{}), release: make(chan struct{})}
+	srv := NewServer(testSecret, 5*time.Minute, rep, zaptest.NewLogger(t))
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	env := &testEnv{srv: srv, url: ts.URL}
+
+	body := messageEvent("m1", 42, "ping")
+	h := sign(t, testSecret, "m1", time.Now(), []byte(body))
+	first := make(chan int, 1)
+	go func() {
+		status, _ := env.tryPost(h, "/events", body)
+		first <- status
+	}()
+	select {
+	case <-rep.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first delivery did not reach the sender")
+	}
+	// The same delivery while the first is in flight: 409, which the receiver retries.
+	require.Equal(t, http.StatusConflict, env.post(t, "/events", testSecret, "m1", time.Now(), body))
+	close(rep.release)
+	require.Equal(t, http.StatusOK, <-first)
+	require.Len(t, srv.State().Replies, 1)
 }
