@@ -146,11 +146,24 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 	if s.db, err = storage.Open(filepath.Join(cfg.Path, DBFile), outbox.Buckets...); err != nil {
 		return nil, err
 	}
-	s.store, err = outbox.Open(s.db, outbox.Options{OnCommit: s.onCommit, DedupTTL: cfg.DedupTTL, Logger: log})
+	// The outbox churns (every event is inserted, then deleted): writing
+	// bbolt's freelist on every commit costs more than rebuilding it by a
+	// scan when the file is opened after a crash. bbolt checks this field
+	// at each commit, and converts the file back when opened without it.
+	s.db.NoFreelistSync = true
+	s.m = metrics.New(func() float64 { return float64(s.store.Depth()) })
+	s.store, err = outbox.Open(s.db, outbox.Options{
+		OnCommit: s.onCommit,
+		DedupTTL: cfg.DedupTTL,
+		Logger:   log,
+		ObserveCommit: func(d time.Duration, ops int) {
+			s.m.CommitLatency.Observe(d.Seconds())
+			s.m.CommitOps.Observe(float64(ops))
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.m = metrics.New(func() float64 { return float64(s.store.Depth()) })
 
 	drv := o.driver
 	if drv == nil {

@@ -26,6 +26,11 @@ type Metrics struct {
 	DeliveryLatency prometheus.Histogram
 	// AttemptLatency is the duration of one driver call.
 	AttemptLatency prometheus.Histogram
+	// CommitLatency is the duration of one outbox commit (fsync'ed bbolt
+	// transaction carrying a batch of events, acks and update state).
+	CommitLatency prometheus.Histogram
+	// CommitOps is the number of operations per commit.
+	CommitOps prometheus.Histogram
 	// HandlerRuns counts handler runs by handler and result (ok, error, panic).
 	HandlerRuns *prometheus.CounterVec
 	// HandlerPanics counts recovered handler panics.
@@ -64,6 +69,16 @@ func New(depth func() float64) *Metrics {
 			Help:    "Duration of one delivery attempt (driver call).",
 			Buckets: prometheus.DefBuckets,
 		}),
+		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "receiver_outbox_commit_seconds",
+			Help:    "Duration of one outbox commit (a group of events, acks and update state in one fsync'ed transaction).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		CommitOps: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "receiver_outbox_commit_ops",
+			Help:    "Operations (events added, acked, rewritten, dead-lettered) per outbox commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
 		HandlerRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "receiver_handler_runs_total", Help: "Handler runs by handler and result (ok, error, panic).",
 		}, []string{"handler", "result"}),
@@ -76,7 +91,7 @@ func New(depth func() float64) *Metrics {
 	}
 	m.Registry.MustRegister(
 		m.Updates, m.EventsQueued, m.Delivered, m.Retried, m.DeadLettered,
-		m.DeliveryLatency, m.AttemptLatency, m.HandlerRuns, m.HandlerPanics, m.HandlerDropped,
+		m.DeliveryLatency, m.AttemptLatency, m.CommitLatency, m.CommitOps, m.HandlerRuns, m.HandlerPanics, m.HandlerDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "receiver_outbox_depth", Help: "Events waiting in the outbox for delivery.",
 		}, depth),

@@ -83,6 +83,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ObserveCommit, when set, receives the duration of each successful
+	// commit and the number of operations it carried (for metrics).
+	ObserveCommit func(d time.Duration, ops int)
 }
 
 type pendingAdd struct {
@@ -427,6 +430,7 @@ func (s *Store) commit() error {
 		return nil
 	}
 	now := s.opts.Now()
+	start := time.Now()
 	var added []Record
 	var delta int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -494,6 +498,9 @@ func (s *Store) commit() error {
 		return fmt.Errorf("commit outbox: %w", err)
 	}
 	s.depth.Add(delta)
+	if s.opts.ObserveCommit != nil {
+		s.opts.ObserveCommit(time.Since(start), len(b.adds)+len(b.acks)+len(b.rewrites)+len(b.deads))
+	}
 	if len(added) > 0 && s.opts.OnCommit != nil {
 		s.opts.OnCommit(added)
 	}
