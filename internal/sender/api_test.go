@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -186,6 +187,16 @@ func TestAPI(t *testing.T) {
 		resp := s.postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": alice.ID, "text": "x"}, nil)
 		require.Equal(t, http.StatusServiceUnavailable, resp.Status, string(resp.Body))
 		require.Equal(t, "telegram_unavailable", resp.errorCode(t))
+	})
+
+	t.Run("survives a dropped connection", func(t *testing.T) {
+		env.Server.DisconnectAll()
+		require.Eventually(t, func() bool {
+			return s.postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": alice.ID, "text": "after reconnect"}, nil).Status == http.StatusOK
+		}, 30*time.Second, 100*time.Millisecond)
+		msgs := botMessages(t, env, alice.ID)
+		require.Equal(t, "after reconnect", msgs[len(msgs)-1].Text)
+		require.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/readyz", "", nil, nil).Status)
 	})
 
 	t.Run("secrets stay out of logs", func(t *testing.T) {
