@@ -14,26 +14,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeEnv makes the test binary, started under a service's name, act as a
-// fake of that service (see runFake).
-const fakeEnv = "DEMO_TEST_FAKE_SERVICES"
+// fakeAddrVar is, for each service, the variable with its listen address.
+var fakeAddrVar = map[string]string{
+	"tgemu": "TGEMU_HTTP_ADDR", "receiver": "RECEIVER_ADDR", "sender": "SENDER_ADDR", "downstream": "DOWNSTREAM_ADDR",
+}
 
+// TestMain makes the test binary, started under a service's name (through a
+// symlink), act as a fake of that service (see runFake).
 func TestMain(m *testing.M) {
-	if os.Getenv(fakeEnv) == "1" {
-		os.Exit(runFake(filepath.Base(os.Args[0])))
+	if addrVar, ok := fakeAddrVar[filepath.Base(os.Args[0])]; ok {
+		os.Exit(runFake(os.Getenv(addrVar)))
 	}
 	os.Exit(m.Run())
 }
 
 // runFake serves what the demo needs to start a service and create a user,
 // but its bot never answers. It stops on SIGTERM.
-func runFake(role string) int {
-	addrVar := map[string]string{
-		"tgemu": "TGEMU_HTTP_ADDR", "receiver": "RECEIVER_ADDR", "sender": "SENDER_ADDR", "downstream": "DOWNSTREAM_ADDR",
-	}[role]
-	if addrVar == "" {
-		return 3
-	}
+func runFake(addr string) int {
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }
 	mux.HandleFunc("GET /healthz", ok)
@@ -50,7 +47,7 @@ func runFake(role string) int {
 	mux.HandleFunc("GET /v1/users/42/messages", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"messages": [{"id": 1, "out": false, "text": "/familiarize"}]}`))
 	})
-	srv := &http.Server{Addr: os.Getenv(addrVar), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -66,13 +63,13 @@ func runFake(role string) int {
 // TestDemoNamesTheFailingStep runs the demo against fakes whose bot never
 // answers: the demo must stop the services and name the step that failed.
 func TestDemoNamesTheFailingStep(t *testing.T) {
+	t.Parallel()
 	self, err := os.Executable()
 	require.NoError(t, err)
 	bin := t.TempDir()
-	for _, name := range []string{"tgemu", "receiver", "sender", "downstream"} {
+	for name := range fakeAddrVar {
 		require.NoError(t, os.Symlink(self, filepath.Join(bin, name)))
 	}
-	t.Setenv(fakeEnv, "1")
 
 	cfg := testConfig(t, bin)
 	cfg.StepTimeout = time.Second
