@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tgbotsvc/tgbot/internal/sender/ratelimit"
+	"github.com/tgbotsvc/tgbot/internal/sender/send"
+)
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		err   error
+		kind  send.Kind
+		code  string
+		retry time.Duration
+	}{
+		{tgerr.New(420, "FLOOD_WAIT_7"), send.KindFlood, "flood_wait", 7 * time.Second},
+		{fmt.Errorf("wrapped: %w", tgerr.New(420, "FLOOD_WAIT_3")), send.KindFlood, "flood_wait", 3 * time.Second},
+		{tgerr.New(400, "PEER_ID_INVALID"), send.KindRefused, "chat_not_found", 0},
+		{tgerr.New(400, "USERNAME_NOT_OCCUPIED"), send.KindRefused, "chat_not_found", 0},
+		{tgerr.New(403, "USER_IS_BLOCKED"), send.KindRefused, "blocked_by_user", 0},
+		{tgerr.New(403, "CHAT_WRITE_FORBIDDEN"), send.KindRefused, "forbidden", 0},
+		{tgerr.New(400, "MEDIA_CAPTION_TOO_LONG"), send.KindRefused, "caption_too_long", 0},
+		{tgerr.New(400, "SOMETHING_NEW"), send.KindRefused, "telegram_refused", 0},
+		{tgerr.New(500, "INTERNAL"), send.KindUnavailable, "telegram_unavailable", 0},
+		{tgerr.New(401, "AUTH_KEY_UNREGISTERED"), send.KindUnavailable, "telegram_unavailable", 0},
+		{context.DeadlineExceeded, send.KindUnavailable, "telegram_unavailable", 0},
+		{errors.New("connection reset"), send.KindUnavailable, "telegram_unavailable", 0},
+		{&http.MaxBytesError{Limit: 1}, send.KindTooLarge, "too_large", 0},
+		{fmt.Errorf("%w: x", ratelimit.ErrDeadline), send.KindFlood, "rate_limited", time.Second},
+		{send.Invalid("text", "bad"), send.KindInvalid, "invalid_argument", 0},
+	}
+	for _, tc := range cases {
+		e := classify(tc.err)
+		require.Equal(t, tc.kind, e.Kind, tc.err.Error())
+		require.Equal(t, tc.code, e.Code, tc.err.Error())
+		require.Equal(t, tc.retry, e.RetryAfter, tc.err.Error())
+		if rpcErr, ok := tgerr.As(tc.err); ok && e.Kind == send.KindRefused {
+			require.Equal(t, rpcErr.Message, e.Message, "Telegram's error text reaches the client")
+		}
+	}
+	require.Nil(t, classify(nil))
+}
+
+func TestSentMessage(t *testing.T) {
+	id, date, _ := sentMessage(&tg.UpdateShortSentMessage{ID: 5, Date: 100}, 1)
+	require.Equal(t, 5, id)
+	require.Equal(t, 100, date)
+
+	media := &tg.MessageMediaDocument{Document: &tg.Document{ID: 9, AccessHash: 1, FileReference: []byte{1}}}
+	u := &tg.Updates{Date: 200, Updates: []tg.UpdateClass{
+		&tg.UpdateMessageID{ID: 3, RandomID: 77},
+		&tg.UpdateNewMessage{Message: &tg.Message{ID: 2, Date: 150}},
+		&tg.UpdateNewMessage{Message: &tg.Message{ID: 3, Date: 199, Media: media}},
+	}}
+	id, date, m := sentMessage(u, 77)
+	require.Equal(t, 3, id)
+	require.Equal(t, 199, date)
+	d, ok := documentOf(m)
+	require.True(t, ok)
+	require.Equal(t, int64(9), d.ID)
+
+	id, _, _ = sentMessage(&tg.UpdatesTooLong{}, 1)
+	require.Zero(t, id)
+}
+
+func TestFormat(t *testing.T) {
+	text, ents, err := format("<b>bold</b> <a href=\"https://x.y\">link</a>", send.ParseHTML, "text", true)
+	require.NoError(t, err)
+	require.Equal(t, "bold link", text)
+	require.Len(t, ents, 2)
+
+	text, ents, err = format("**b** _i_ `c`", send.ParseMarkdown, "text", true)
+	require.NoError(t, err)
+	require.Equal(t, "b i c", text)
+	require.Len(t, ents, 3)
+
+	text, ents, err = format("<b>raw</b>", send.ParsePlain, "text", true)
+	require.NoError(t, err)
+	require.Equal(t, "<b>raw</b>", text)
+	require.Empty(t, ents)
+
+	_, _, err = format("<b></b>", send.ParseHTML, "caption", true)
+	require.Equal(t, "caption", send.As(err).Field)
+	_, _, err = format("", send.ParseHTML, "caption", false)
+	require.NoError(t, err, "an empty caption is fine")
+}
+
+func TestMarkup(t *testing.T) {
+	require.Nil(t, markup(nil))
+	m := markup([][]send.Button{{{Text: "a", CallbackData: "x"}, {Text: "b", URL: "https://x.y"}}}).(*tg.ReplyInlineMarkup)
+	require.Len(t, m.Rows, 1)
+	require.Equal(t, []byte("x"), m.Rows[0].Buttons[0].Type.(*tg.InlineButtonTypeCallback).Data)
+	require.Equal(t, "https://x.y", m.Rows[0].Buttons[1].Type.(*tg.InlineButtonTypeURL).URL)
+}
