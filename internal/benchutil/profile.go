@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -61,8 +62,9 @@ func CPUProfile(ctx context.Context, baseURL string, d time.Duration, path strin
 // (`go tool pprof -top`, plus extra flags such as -cum or -tagfocus),
 // without the header lines that name files and dates.
 func PprofTop(ctx context.Context, path string, n int, extra ...string) (string, error) {
-	args := append([]string{"tool", "pprof", "-top", "-nodecount=" + strconv.Itoa(n)}, extra...)
-	cmd := exec.CommandContext(ctx, "go", append(args, path)...)
+	pp := pprofCommand()
+	args := append(append(append([]string{}, pp[1:]...), "-top", "-nodecount="+strconv.Itoa(n)), extra...)
+	cmd := exec.CommandContext(ctx, pp[0], append(args, path)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go tool pprof: %w: %s", err, strings.TrimSpace(string(out)))
@@ -78,3 +80,17 @@ func PprofTop(ctx context.Context, path string, n int, extra ...string) (string,
 	}
 	return strings.Join(keep, "\n") + "\n", nil
 }
+
+// pprofCommand is how to run pprof: the cached tool binary that
+// `go tool -n pprof` names, when it exists (a `go tool` start costs more
+// than a second), else `go tool pprof`.
+var pprofCommand = sync.OnceValue(func() []string {
+	out, err := exec.Command("go", "tool", "-n", "pprof").Output()
+	if err == nil {
+		p := strings.TrimSpace(string(out))
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return []string{p}
+		}
+	}
+	return []string{"go", "tool", "pprof"}
+})
