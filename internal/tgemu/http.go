@@ -116,15 +116,26 @@ func (s *Server) httpCreateUser(w http.ResponseWriter, r *http.Request) {
 		FirstName string `json:"first_name"`
 		Username  string `json:"username"`
 		Phone     string `json:"phone"`
+		Password  string `json:"password"`
 	}
 	if err := decode(r, &in); err != nil {
 		s.writeError(w, err)
+		return
+	}
+	if in.Password != "" && in.Phone == "" {
+		s.writeError(w, fmt.Errorf("%w: a password needs a phone to log in with", ErrInvalid))
 		return
 	}
 	u, err := s.CreateUserWithPhone(in.FirstName, in.Username, in.Phone)
 	if err != nil {
 		s.writeError(w, err)
 		return
+	}
+	if in.Password != "" {
+		if err := s.SetPassword(u.ID, in.Password); err != nil {
+			s.writeError(w, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusCreated, u)
 }

@@ -126,6 +126,10 @@ type Server struct {
 	now      func() time.Time
 	randSrc  func(b []byte)
 	codeSent map[string]string // phone code hash -> phone
+	// pendingPassword: auth key (hex ID) -> account that passed auth.signIn
+	// and must still pass 2FA. srp: auth key -> its open SRP challenge.
+	pendingPassword map[string]int64
+	srp             map[string]*srpSession
 }
 
 // New builds a server from cfg: it loads or creates the key and loads the
@@ -156,6 +160,9 @@ func New(cfg Config) (*Server, error) {
 		now:      cfg.Now,
 		randSrc:  func(b []byte) { _, _ = rand.Read(b) },
 		codeSent: map[string]string{},
+
+		pendingPassword: map[string]int64{},
+		srp:             map[string]*srpSession{},
 	}
 	s.limiter = newLimiter(cfg.Limits)
 	if cfg.DataFile != "" {

@@ -94,9 +94,10 @@ type account struct {
 	Bot        bool             `json:"bot,omitempty"`
 	Pts        int              `json:"pts"`
 	NextMsgID  int              `json:"next_msg_id"`
-	Messages   []*message       `json:"messages"`          // ascending ID
-	Log        []*logEntry      `json:"log"`               // ascending Pts
-	Blocked    map[int64]bool   `json:"blocked,omitempty"` // bots this user blocked
+	Messages   []*message       `json:"messages"`           // ascending ID
+	Log        []*logEntry      `json:"log"`                // ascending Pts
+	Blocked    map[int64]bool   `json:"blocked,omitempty"`  // bots this user blocked
+	Password   *password        `json:"password,omitempty"` // 2FA verifier, nil = none
 	RandomIDs  map[int64]int    `json:"-"`
 	byID       map[int]*message `json:"-"`
 	history    map[peerKey][]*message
