@@ -10,9 +10,10 @@
 // retries), the proactive rate limits (package ratelimit) and metrics.
 //
 // Limitations:
-//   - Users addressed by ID without a stored access hash are sent to with
-//     access hash 0, which Telegram accepts from bots for users who wrote to
-//     them; anyone else answers chat_not_found.
+//   - A user addressed by ID for the first time is sent to with access hash
+//     0, which Telegram accepts from bots for users who wrote to them (anyone
+//     else answers chat_not_found); the real hash that comes back with the
+//     sent message is stored and used from then on.
 //   - A FILE_REFERENCE_EXPIRED is repaired from a message the document was
 //     sent in (messages.getMessages) or, failing that, by uploading the copy
 //     kept in DATA_DIR again; with neither the send fails.
@@ -74,6 +75,7 @@ type Gateway struct {
 	readyOnce sync.Once
 	readyCh   chan struct{}
 
+	learner    *learner
 	docLocks   keyedMutex
 	remembered sync.Map // document IDs whose SentIn was recorded in this run
 }
@@ -89,6 +91,7 @@ func New(cfg Config, st *store.Store, m *metrics.Metrics, log *zap.Logger) *Gate
 		store:   st,
 		metrics: m,
 		limiter: ratelimit.New(cfg.Limits, m),
+		learner: newLearner(st, log),
 		readyCh: make(chan struct{}),
 	}
 }
@@ -118,6 +121,9 @@ func (g *Gateway) setReady() {
 // the client running until ctx is done. When the client stops with an
 // error (Telegram unreachable at start) it starts again after a pause.
 func (g *Gateway) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { g.learner.run(ctx, 200*time.Millisecond) })
 	pause := 500 * time.Millisecond
 	for {
 		err := g.runOnce(ctx)

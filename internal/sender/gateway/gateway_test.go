@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/tgbotsvc/tgbot/internal/sender/ratelimit"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
+	"github.com/tgbotsvc/tgbot/internal/sender/store"
 )
 
 func TestClassify(t *testing.T) {
@@ -101,4 +104,31 @@ func TestMarkup(t *testing.T) {
 	require.Len(t, m.Rows, 1)
 	require.Equal(t, []byte("x"), m.Rows[0].Buttons[0].Type.(*tg.InlineButtonTypeCallback).Data)
 	require.Equal(t, "https://x.y", m.Rows[0].Buttons[1].Type.(*tg.InlineButtonTypeURL).URL)
+}
+
+func TestLearnerStoresAccessHashes(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	l := newLearner(st, zaptest.NewLogger(t))
+	l.observe(&tg.Updates{
+		Users: []tg.UserClass{&tg.User{ID: 10, AccessHash: 111, Username: "Some_User"}, &tg.User{ID: 11}},
+		Chats: []tg.ChatClass{&tg.Channel{ID: 20, AccessHash: 222}, &tg.Chat{ID: 30}},
+	})
+	l.observe(&tg.Updates{Users: []tg.UserClass{&tg.User{ID: 10, AccessHash: 111}}}) // known: not queued again
+	require.Len(t, l.pending, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.run(ctx, time.Hour) // flushes on the way out
+	p, err := st.Peer(send.PeerUser, 10)
+	require.NoError(t, err)
+	require.Equal(t, int64(111), p.AccessHash)
+	byName, err := st.PeerByUsername("some_user")
+	require.NoError(t, err)
+	require.Equal(t, int64(10), byName.ID)
+	c, err := st.Peer(send.PeerChannel, 20)
+	require.NoError(t, err)
+	require.Equal(t, int64(222), c.AccessHash)
+	_, err = st.Peer(send.PeerUser, 11)
+	require.ErrorIs(t, err, store.ErrNotFound, "no access hash, nothing to learn")
 }

@@ -99,6 +99,7 @@ func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeer
 	if err != nil {
 		return send.Result{}, classify(err)
 	}
+	g.learner.observe(updates)
 	id, date, _ := sentMessage(updates, randomID)
 	return send.Result{ChatID: chatID, MessageID: id, Date: date}, nil
 }
