@@ -181,3 +181,40 @@ func TestAuthKeyUnregisteredBeforeLogin(t *testing.T) {
 		return nil
 	}))
 }
+
+// A session that calls with invokeWithoutUpdates (gotd's NoUpdates, what
+// the sender uses) gets no pushed updates: they all go to the receiver.
+func TestNoUpdatesSessionGetsNoPushes(t *testing.T) {
+	env := emutest.Start(t)
+	user, err := env.Server.CreateUser("Lee", "")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	pushed := make(chan tg.UpdatesClass, 10)
+	sender := env.NewClient(t, tgclient.Options{
+		NoUpdates: true,
+		UpdateHandler: telegram.UpdateHandlerFunc(func(_ context.Context, u tg.UpdatesClass) error {
+			pushed <- u
+			return nil
+		}),
+	})
+	r := newReceiver(t, env, "", nil)
+	r.run(t, env, ctx, func(ctx context.Context) error {
+		env.RunBot(t, ctx, sender, func(ctx context.Context) error {
+			_, err := env.Server.UserSendMessage(user.ID, 0, "to the receiver only")
+			require.NoError(t, err)
+			require.Equal(t, "to the receiver only", waitMsg(t, r.msgs).Message)
+			// The sender's own sends reach the receiver too (as Telegram
+			// pushes outgoing messages to the account's other sessions).
+			require.NoError(t, send(ctx, sender.API(), &tg.InputPeerUser{UserID: user.ID}, "reply"))
+			return nil
+		})
+		return nil
+	})
+	select {
+	case u := <-pushed:
+		t.Fatalf("a NoUpdates session got %T", u)
+	default:
+	}
+}
