@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
+)
+
+// pushRun is one batch of user messages and what became of them.
+type pushRun struct {
+	push      benchutil.Summary // the control API calls
+	delivered benchutil.Summary // push to delivery; Rate is over the whole batch
+	missing   int               // not delivered within deliveryTimeout
+	cpu       string
+	cpuFrom   cpuSample
+	cpuTo     cpuSample
+}
+
+// pushAndWait makes users write m messages (text prefix i) from conc
+// goroutines, at rate messages/s (0: as fast as they go), and times each
+// from the push to its signed delivery at the downstream.
+func pushAndWait(ctx context.Context, st *stack, emu *emuClient, ds *downstream, users []emuUser, prefix string, m, conc int, rate float64) pushRun {
+	texts := make([]string, m)
+	sent := make([]time.Time, m)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("%s %d", prefix, i)
+	}
+	var firstSent atomic.Int64
+	c0 := st.cpuNow()
+	var r pushRun
+	r.push = benchutil.RunPaced(ctx, m, conc, rate, loadTimeout, func(ctx context.Context, i int) error {
+		sent[i] = time.Now()
+		firstSent.CompareAndSwap(0, sent[i].UnixNano())
+		_, err := emu.push(ctx, users[i%len(users)].ID, texts[i])
+		return err
+	})
+	r.missing = ds.waitAll(ctx, texts, deliveryTimeout)
+	r.cpuFrom, r.cpuTo = c0, st.cpuNow()
+	r.cpu = cpuUsage(r.cpuFrom, r.cpuTo)
+	var lat []time.Duration
+	var last time.Time
+	for i, t := range texts {
+		a, ok := ds.lookup(t)
+		if !ok || sent[i].IsZero() {
+			continue
+		}
+		lat = append(lat, a.at.Sub(sent[i]))
+		if a.at.After(last) {
+			last = a.at
+		}
+	}
+	r.delivered = benchutil.Summarize(lat, r.missing, nil, last.Sub(time.Unix(0, firstSent.Load())))
+	return r
+}
+
+// benchReceiver pushes M user messages from many users twice: as fast as
+// the emulator takes them (events/s), then paced at the goal rate (latency
+// from push to signed delivery at a load the goal says it must sustain).
+func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stack, users []emuUser, res *result, idle idleMemory) {
+	m := st.opts.M
+	conc := st.opts.Concurrency * 2
+	fast := pushAndWait(ctx, st, emu, ds, users, "bench push", m, conc, 0)
+	// The receiver's own histogram splits the paced latency: commit to the
+	// outbox -> delivered is the receiver's; the rest is push -> commit.
+	const hist = "receiver_delivery_latency_seconds"
+	hc := benchutil.NewClient(1, 5*time.Second)
+	metrics := st.receiver.url() + "/metrics"
+	before, errBefore := benchutil.ScrapeHistogram(ctx, hc, metrics, hist)
+	paced := pushAndWait(ctx, st, emu, ds, users, "bench paced push", m, conc, goalEventsRate)
+	split := ""
+	if after, err := benchutil.ScrapeHistogram(ctx, hc, metrics, hist); err == nil && errBefore == nil {
+		split = fmt.Sprintf("of push to delivery, the receiver's commit to the outbox to delivery (%s) was p50 <= %s, p99 <= %s",
+			hist, fmtSeconds(after.Quantile(before, 0.5)), fmtSeconds(after.Quantile(before, 0.99)))
+		res.note("receiver, paced: %s", split)
+	} else {
+		res.note("receiver metrics: %v", errors.Join(errBefore, err))
+	}
+	loadMemoryRow(res, st.receiver, "receive load", idle.receiver)
+	_, badSigs, badBody := ds.counters()
+	res.note("receiver, as fast as possible: %d pushes from %d goroutines at %.0f/s (control API); delivered %s. %s",
+		fast.push.N, conc, fast.push.Rate(), fast.delivered, fast.cpu)
+	res.note("receiver, paced at %.0f/s: %d pushes at %.0f/s; delivered %s. %s",
+		goalEventsRate, paced.push.N, paced.push.Rate(), paced.delivered, paced.cpu)
+
+	res.table.Add(benchutil.Row{
+		Metric:   "receiver events/s, push to signed delivery",
+		Measured: fmt.Sprintf("%.0f/s", fast.delivered.Rate()),
+		Baseline: fmt.Sprintf("%.0f/s", fast.push.Rate()),
+		Compare:  "push rate (emulator)",
+		Goal:     fmt.Sprintf(">= %.0f/s", goalEventsRate),
+		Status:   benchutil.Check(fast.delivered.Rate() >= goalEventsRate),
+		Note: fmt.Sprintf("the rate cannot exceed the emulator's push rate (baseline column). CPU per event: %s "+
+			"(bench = pushing through the control API and the downstream); see the receive profile",
+			cpuPerCall(fast.cpuFrom, fast.cpuTo, fast.delivered.N, "receiver", "tgemu", "bench")),
+	})
+	offered := fmt.Sprintf("at %.0f/s offered", paced.push.Rate())
+	res.table.Add(benchutil.Row{
+		Metric:   "receiver push to delivery p50",
+		Measured: fmtD(paced.delivered.P50),
+		Compare:  offered,
+		Status:   benchutil.Info,
+	})
+	res.table.Add(benchutil.Row{
+		Metric:   "receiver push to delivery p99",
+		Measured: fmtD(paced.delivered.P99),
+		Baseline: fmtD(fast.delivered.P99),
+		Compare:  offered + "; baseline: as fast as possible",
+		Goal:     "< " + fmtD(goalEventsP99),
+		Status:   benchutil.Check(paced.delivered.N > 0 && paced.delivered.P99 < goalEventsP99),
+		Note:     split,
+	})
+	missing := fast.missing + paced.missing
+	pushErrs := fast.push.Errors + paced.push.Errors
+	note := errNote(fast.push)
+	if note == "" {
+		note = errNote(paced.push)
+	}
+	res.table.Add(benchutil.Row{
+		Metric:   fmt.Sprintf("receiver events lost or late > %s (of %d)", deliveryTimeout, 2*m),
+		Measured: fmt.Sprint(missing),
+		Baseline: fmt.Sprintf("%d push errors", pushErrs),
+		Goal:     "0",
+		Status:   benchutil.Check(missing == 0 && pushErrs == 0 && badSigs == 0 && badBody == 0),
+		Note:     note,
+	})
+}
