@@ -169,6 +169,19 @@ func (s *Server) userLocked(id int64) (*account, error) {
 	return a, nil
 }
 
+// userAndBotLocked resolves the two ends of a private chat.
+func (s *Server) userAndBotLocked(userID, botID int64) (*account, *account, error) {
+	u, err := s.userLocked(userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	bot, err := s.botByIDLocked(botID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, bot, nil
+}
+
 // botByIDLocked returns bot id, or the only bot when id is 0.
 func (s *Server) botByIDLocked(id int64) (*account, error) {
 	if id != 0 {
@@ -203,11 +216,7 @@ func (s *Server) UserSendMessage(userID, botID int64, text string) (int, error) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		return 0, err
-	}
-	bot, err := s.botByIDLocked(botID)
+	u, bot, err := s.userAndBotLocked(userID, botID)
 	if err != nil {
 		return 0, err
 	}
@@ -225,11 +234,7 @@ func (s *Server) UserSendMessage(userID, botID int64, text string) (int, error) 
 func (s *Server) UserPressButton(userID, botID int64, msgID int, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		return err
-	}
-	bot, err := s.botByIDLocked(botID)
+	u, bot, err := s.userAndBotLocked(userID, botID)
 	if err != nil {
 		return err
 	}
@@ -295,11 +300,7 @@ func (s *Server) Unblock(userID, botID int64) error { return s.setBlocked(userID
 func (s *Server) setBlocked(userID, botID int64, blocked bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		return err
-	}
-	bot, err := s.botByIDLocked(botID)
+	u, bot, err := s.userAndBotLocked(userID, botID)
 	if err != nil {
 		return err
 	}
@@ -317,11 +318,7 @@ func (s *Server) setBlocked(userID, botID int64, blocked bool) error {
 func (s *Server) Messages(userID, botID int64) ([]Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		return nil, err
-	}
-	bot, err := s.botByIDLocked(botID)
+	u, bot, err := s.userAndBotLocked(userID, botID)
 	if err != nil {
 		return nil, err
 	}

@@ -24,20 +24,20 @@ func (s *Server) Handler() http.Handler {
 			w.Header().Set("Content-Type", "application/x-pem-file")
 			_, _ = w.Write(s.PublicKeyPEM())
 		})
-		r.Post("/users", s.httpCreateUser)
+		r.Post("/users", endpoint(s, http.StatusCreated, s.httpCreateUser))
 		r.Get("/users", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]any{"users": s.Users()})
 		})
-		r.Post("/users/{id}/messages", s.httpUserSendMessage)
-		r.Get("/users/{id}/messages", s.httpUserMessages)
-		r.Post("/users/{id}/callbacks", s.httpUserPressButton)
-		r.Post("/users/{id}/block", s.httpBlock(true))
-		r.Post("/users/{id}/unblock", s.httpBlock(false))
-		r.Post("/groups", s.httpCreateGroup)
-		r.Post("/groups/{id}/messages", s.httpGroupSendMessage)
-		r.Get("/groups/{id}/messages", s.httpGroupMessages)
-		r.Put("/limits", s.httpSetLimits)
-		r.Post("/faults", s.httpInjectFault)
+		r.Post("/users/{id}/messages", endpoint(s, http.StatusCreated, s.httpUserSendMessage))
+		r.Get("/users/{id}/messages", endpoint(s, http.StatusOK, s.httpUserMessages))
+		r.Post("/users/{id}/callbacks", endpoint(s, http.StatusCreated, s.httpUserPressButton))
+		r.Post("/users/{id}/block", endpoint(s, http.StatusOK, s.httpBlock(true)))
+		r.Post("/users/{id}/unblock", endpoint(s, http.StatusOK, s.httpBlock(false)))
+		r.Post("/groups", endpoint(s, http.StatusCreated, s.httpCreateGroup))
+		r.Post("/groups/{id}/messages", endpoint(s, http.StatusCreated, s.httpGroupSendMessage))
+		r.Get("/groups/{id}/messages", endpoint(s, http.StatusOK, s.httpGroupMessages))
+		r.Put("/limits", endpoint(s, http.StatusOK, s.httpSetLimits))
+		r.Post("/faults", endpoint(s, http.StatusCreated, s.httpInjectFault))
 		r.Post("/disconnect", func(w http.ResponseWriter, _ *http.Request) {
 			s.DisconnectAll()
 			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -111,221 +111,176 @@ func queryBotID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) httpCreateUser(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		FirstName string `json:"first_name"`
-		Username  string `json:"username"`
-		Phone     string `json:"phone"`
-		Password  string `json:"password"`
-	}
-	if err := decode(r, &in); err != nil {
-		s.writeError(w, err)
-		return
-	}
-	if in.Password != "" && in.Phone == "" {
-		s.writeError(w, fmt.Errorf("%w: a password needs a phone to log in with", ErrInvalid))
-		return
-	}
-	u, err := s.CreateUserWithPhone(in.FirstName, in.Username, in.Phone)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	if in.Password != "" {
-		if err := s.SetPassword(u.ID, in.Password); err != nil {
-			s.writeError(w, err)
-			return
-		}
-	}
-	writeJSON(w, http.StatusCreated, u)
-}
-
-func (s *Server) httpUserSendMessage(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	var in struct {
-		Text  string `json:"text"`
-		BotID int64  `json:"bot_id"`
-	}
-	if err := decode(r, &in); err != nil {
-		s.writeError(w, err)
-		return
-	}
-	msgID, err := s.UserSendMessage(id, in.BotID, in.Text)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]int{"message_id": msgID})
-}
-
-func (s *Server) httpUserMessages(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	botID, err := queryBotID(r)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	msgs, err := s.Messages(id, botID)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string][]Message{"messages": msgs})
-}
-
-func (s *Server) httpUserPressButton(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	var in struct {
-		MessageID int    `json:"message_id"`
-		Data      string `json:"data"`
-		BotID     int64  `json:"bot_id"`
-	}
-	if err := decode(r, &in); err != nil {
-		s.writeError(w, err)
-		return
-	}
-	if err := s.UserPressButton(id, in.BotID, in.MessageID, []byte(in.Data)); err != nil {
-		s.writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]bool{"ok": true})
-}
-
-func (s *Server) httpBlock(block bool) http.HandlerFunc {
+// endpoint adapts fn to HTTP: it parses the {id} path parameter (when the
+// route has one) and the JSON body into In (unless In is struct{}), calls
+// fn and writes its result with status, or the error.
+func endpoint[In any](s *Server, status int, fn func(r *http.Request, id int64, in In) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
-		if err != nil {
-			s.writeError(w, err)
-			return
+		var (
+			id  int64
+			in  In
+			err error
+		)
+		if chi.URLParam(r, "id") != "" {
+			if id, err = pathID(r); err != nil {
+				s.writeError(w, err)
+				return
+			}
 		}
-		var in struct {
-			BotID int64 `json:"bot_id"`
-		}
-		if r.ContentLength != 0 {
+		// An empty body is an empty object (POST .../block needs none).
+		if _, none := any(in).(struct{}); !none && r.ContentLength != 0 {
 			if err := decode(r, &in); err != nil {
 				s.writeError(w, err)
 				return
 			}
 		}
-		if in.BotID == 0 {
-			if in.BotID, err = queryBotID(r); err != nil {
-				s.writeError(w, err)
-				return
-			}
-		}
-		if block {
-			err = s.Block(id, in.BotID)
-		} else {
-			err = s.Unblock(id, in.BotID)
-		}
+		out, err := fn(r, id, in)
 		if err != nil {
 			s.writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]bool{"blocked": block})
+		writeJSON(w, status, out)
 	}
 }
 
-func (s *Server) httpCreateGroup(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Title     string  `json:"title"`
-		MemberIDs []int64 `json:"member_ids"`
-	}
-	if err := decode(r, &in); err != nil {
-		s.writeError(w, err)
-		return
-	}
-	c, err := s.CreateGroup(in.Title, in.MemberIDs)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, c)
+type createUserIn struct {
+	FirstName string `json:"first_name"`
+	Username  string `json:"username"`
+	Phone     string `json:"phone"`
+	Password  string `json:"password"`
 }
 
-func (s *Server) httpGroupSendMessage(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+func (s *Server) httpCreateUser(_ *http.Request, _ int64, in createUserIn) (any, error) {
+	if in.Password != "" && in.Phone == "" {
+		return nil, fmt.Errorf("%w: a password needs a phone to log in with", ErrInvalid)
+	}
+	u, err := s.CreateUserWithPhone(in.FirstName, in.Username, in.Phone)
 	if err != nil {
-		s.writeError(w, err)
-		return
+		return nil, err
 	}
-	var in struct {
-		UserID int64  `json:"user_id"`
-		Text   string `json:"text"`
+	if in.Password != "" {
+		if err := s.SetPassword(u.ID, in.Password); err != nil {
+			return nil, err
+		}
 	}
-	if err := decode(r, &in); err != nil {
-		s.writeError(w, err)
-		return
-	}
-	msgID, err := s.UserSendGroupMessage(in.UserID, id, in.Text)
-	if err != nil {
-		s.writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]int{"message_id": msgID})
+	return u, nil
 }
 
-func (s *Server) httpGroupMessages(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+type userMessageIn struct {
+	Text  string `json:"text"`
+	BotID int64  `json:"bot_id"`
+}
+
+func (s *Server) httpUserSendMessage(_ *http.Request, id int64, in userMessageIn) (any, error) {
+	msgID, err := s.UserSendMessage(id, in.BotID, in.Text)
 	if err != nil {
-		s.writeError(w, err)
-		return
+		return nil, err
 	}
+	return map[string]int{"message_id": msgID}, nil
+}
+
+func (s *Server) httpUserMessages(r *http.Request, id int64, _ struct{}) (any, error) {
 	botID, err := queryBotID(r)
 	if err != nil {
-		s.writeError(w, err)
-		return
+		return nil, err
+	}
+	msgs, err := s.Messages(id, botID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]Message{"messages": msgs}, nil
+}
+
+type callbackIn struct {
+	MessageID int    `json:"message_id"`
+	Data      string `json:"data"`
+	BotID     int64  `json:"bot_id"`
+}
+
+func (s *Server) httpUserPressButton(_ *http.Request, id int64, in callbackIn) (any, error) {
+	if err := s.UserPressButton(id, in.BotID, in.MessageID, []byte(in.Data)); err != nil {
+		return nil, err
+	}
+	return map[string]bool{"ok": true}, nil
+}
+
+type blockIn struct {
+	BotID int64 `json:"bot_id"`
+}
+
+func (s *Server) httpBlock(block bool) func(*http.Request, int64, blockIn) (any, error) {
+	return func(r *http.Request, id int64, in blockIn) (any, error) {
+		if in.BotID == 0 {
+			var err error
+			if in.BotID, err = queryBotID(r); err != nil {
+				return nil, err
+			}
+		}
+		err := s.Unblock(id, in.BotID)
+		if block {
+			err = s.Block(id, in.BotID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return map[string]bool{"blocked": block}, nil
+	}
+}
+
+type groupIn struct {
+	Title     string  `json:"title"`
+	MemberIDs []int64 `json:"member_ids"`
+}
+
+func (s *Server) httpCreateGroup(_ *http.Request, _ int64, in groupIn) (any, error) {
+	return s.CreateGroup(in.Title, in.MemberIDs)
+}
+
+type groupMessageIn struct {
+	UserID int64  `json:"user_id"`
+	Text   string `json:"text"`
+}
+
+func (s *Server) httpGroupSendMessage(_ *http.Request, id int64, in groupMessageIn) (any, error) {
+	msgID, err := s.UserSendGroupMessage(in.UserID, id, in.Text)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]int{"message_id": msgID}, nil
+}
+
+func (s *Server) httpGroupMessages(r *http.Request, id int64, _ struct{}) (any, error) {
+	botID, err := queryBotID(r)
+	if err != nil {
+		return nil, err
 	}
 	msgs, err := s.GroupMessages(id, botID)
 	if err != nil {
-		s.writeError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string][]Message{"messages": msgs})
+	return map[string][]Message{"messages": msgs}, nil
 }
 
-func (s *Server) httpSetLimits(w http.ResponseWriter, r *http.Request) {
-	var in Limits
-	if err := decode(r, &in); err != nil {
-		s.writeError(w, err)
-		return
-	}
+func (s *Server) httpSetLimits(_ *http.Request, _ int64, in Limits) (any, error) {
 	if in.GlobalPerSecond < 0 || in.PerChatPerSecond < 0 || in.GroupPerMinute < 0 {
-		s.writeError(w, fmt.Errorf("%w: limits must not be negative", ErrInvalid))
-		return
+		return nil, fmt.Errorf("%w: limits must not be negative", ErrInvalid)
 	}
 	s.SetLimits(in)
-	writeJSON(w, http.StatusOK, in)
+	return in, nil
 }
 
-func (s *Server) httpInjectFault(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Method string `json:"method"`
-		Error  string `json:"error"`
-		Count  int    `json:"count"`
-	}
-	if err := decode(r, &in); err != nil {
-		s.writeError(w, err)
-		return
-	}
+type faultIn struct {
+	Method string `json:"method"`
+	Error  string `json:"error"`
+	Count  int    `json:"count"`
+}
+
+func (s *Server) httpInjectFault(_ *http.Request, _ int64, in faultIn) (any, error) {
 	if in.Count == 0 {
 		in.Count = 1
 	}
 	if err := s.InjectFault(in.Method, in.Error, in.Count); err != nil {
-		s.writeError(w, fmt.Errorf("%w: %s", ErrInvalid, err.Error()))
-		return
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, err.Error())
 	}
-	writeJSON(w, http.StatusCreated, in)
+	return in, nil
 }
