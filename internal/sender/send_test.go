@@ -5,11 +5,17 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/tgbotsvc/tgbot/internal/tgemu/emutest"
 )
 
+// TestSendMessage sends one message through the whole stack and checks that
+// stopping the service and the emulator leaves no goroutine behind (the
+// first cleanup registered runs last).
 func TestSendMessage(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 	env := emutest.Start(t)
 	s := startSender(t, env, t.TempDir(), nil)
 	u := newUser(t, env, "Alice")
