@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/gotd/td/tg"
@@ -68,10 +69,7 @@ func benchSend(ctx context.Context, st *stack, users []emuUser, res *result, idl
 		Compare:  fmt.Sprintf("%.2fx", ratio),
 		Goal:     fmt.Sprintf(">= %.1fx", goalRatio),
 		Status:   benchutil.Check(ratio >= goalRatio && gw.Errors == 0),
-		Note: fmt.Sprintf("CPU per message through the sender: %s; through the bare client: %s. "+
-			"All of it comes from the same 2 cores, so the gateway's extra CPU per message is what lowers its rate; see the send profile",
-			cpuPerCall(g0, g1, gw.N, "sender", "tgemu", "receiver", "bench"),
-			cpuPerCall(b0, b1, bare.N, "bench", "tgemu", "receiver")),
+		Note:     cpuBoundNote(g0, g1, gw.N, b0, b1, bare.N, ratio),
 	})
 	res.table.Add(benchutil.Row{
 		Metric:   "send_message p50 latency",
@@ -104,4 +102,25 @@ func errNote(s benchutil.Summary) string {
 		return ""
 	}
 	return "first error: " + s.FirstError.Error()
+}
+
+// cpuBoundNote explains a throughput ratio by CPU: every process of the run
+// shares the machine's cores, so the rate cannot exceed cores / (CPU all
+// processes spend per message), and the ratio of those ceilings is what the
+// gateway's own CPU per message allows.
+func cpuBoundNote(g0, g1 cpuSample, gwN int, b0, b1 cpuSample, bareN int, ratio float64) string {
+	gwAll := cpuTotalPerCall(g0, g1, gwN)
+	bareAll := cpuTotalPerCall(b0, b1, bareN)
+	if gwAll <= 0 || bareAll <= 0 {
+		return "CPU per message could not be measured"
+	}
+	cores := float64(runtime.NumCPU())
+	gwCeil := cores / gwAll.Seconds()
+	bareCeil := cores / bareAll.Seconds()
+	return fmt.Sprintf("CPU per message through the sender: %s (%d µs in all); through the bare client: %s (%d µs in all). "+
+		"On %.0f cores shared by all of them that caps the rates at %.0f/s and %.0f/s, a ratio of %.2fx: the measured %.2fx "+
+		"follows the CPU the gateway adds per message (its own process plus the HTTP client), see the send profile",
+		cpuPerCall(g0, g1, gwN, "sender", "tgemu", "receiver", "bench"), gwAll.Microseconds(),
+		cpuPerCall(b0, b1, bareN, "bench", "tgemu", "receiver"), bareAll.Microseconds(),
+		cores, gwCeil, bareCeil, gwCeil/bareCeil, ratio)
 }

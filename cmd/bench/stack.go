@@ -306,3 +306,17 @@ func cpuPerCall(from, to cpuSample, calls int, names ...string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// cpuTotalPerCall is the CPU all sampled processes spent per call.
+func cpuTotalPerCall(from, to cpuSample, calls int) time.Duration {
+	if calls <= 0 {
+		return 0
+	}
+	var total time.Duration
+	for name, b := range to.used {
+		if a, ok := from.used[name]; ok {
+			total += b - a
+		}
+	}
+	return total / time.Duration(calls)
+}
