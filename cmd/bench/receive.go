@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -93,9 +94,11 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 		Compare:  "push rate (emulator)",
 		Goal:     fmt.Sprintf(">= %.0f/s", goalEventsRate),
 		Status:   benchutil.Check(fast.delivered.Rate() >= goalEventsRate),
-		Note: fmt.Sprintf("the rate cannot exceed the emulator's push rate (baseline column). CPU per event: %s "+
-			"(bench = pushing through the control API and the downstream); see the receive profile",
-			cpuPerCall(fast.cpuFrom, fast.cpuTo, fast.delivered.N, "receiver", "tgemu", "bench")),
+		Note: fmt.Sprintf("the rate cannot exceed the emulator's push rate (baseline column). CPU per event: %s, %d µs in all "+
+			"(bench = pushing through the control API and the downstream), which caps the rate at %.0f/s on %d cores; see the receive profile",
+			cpuPerCall(fast.cpuFrom, fast.cpuTo, fast.delivered.N, "receiver", "tgemu", "bench"),
+			cpuTotalPerCall(fast.cpuFrom, fast.cpuTo, fast.delivered.N).Microseconds(),
+			float64(runtime.NumCPU())/max(cpuTotalPerCall(fast.cpuFrom, fast.cpuTo, fast.delivered.N).Seconds(), 1e-9), runtime.NumCPU()),
 	})
 	offered := fmt.Sprintf("at %.0f/s offered", paced.push.Rate())
 	res.table.Add(benchutil.Row{
@@ -111,7 +114,8 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 		Compare:  offered + "; baseline: as fast as possible",
 		Goal:     "< " + fmtD(goalEventsP99),
 		Status:   benchutil.Check(paced.delivered.N > 0 && paced.delivered.P99 < goalEventsP99),
-		Note:     split,
+		Note: fmt.Sprintf("%s; meanwhile the bench's processes kept %.0f%% of the %d cores busy (%s), "+
+			"so events also waited for a CPU", split, 100*busy(paced.cpuFrom, paced.cpuTo), runtime.NumCPU(), paced.cpu),
 	})
 	missing := fast.missing + paced.missing
 	pushErrs := fast.push.Errors + paced.push.Errors

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -319,4 +320,19 @@ func cpuTotalPerCall(from, to cpuSample, calls int) time.Duration {
 		}
 	}
 	return total / time.Duration(calls)
+}
+
+// busy is the share of the machine's cores the sampled processes used.
+func busy(from, to cpuSample) float64 {
+	wall := to.at.Sub(from.at)
+	if wall <= 0 {
+		return 0
+	}
+	var total time.Duration
+	for name, b := range to.used {
+		if a, ok := from.used[name]; ok {
+			total += b - a
+		}
+	}
+	return total.Seconds() / wall.Seconds() / float64(runtime.NumCPU())
 }
