@@ -23,7 +23,7 @@ func TestHelpListsVariables(t *testing.T) {
 	require.True(t, exit)
 	require.Equal(t, 0, code)
 	for _, v := range []string{
-		"TGEMU_MTPROTO_ADDR", "TGEMU_HTTP_ADDR", "TGEMU_KEY_FILE", "TGEMU_PUBLIC_KEY_FILE", "TGEMU_DATA_FILE",
+		"TGEMU_MTPROTO_ADDR", "TGEMU_PUBLIC_ADDR", "TGEMU_HTTP_ADDR", "TGEMU_KEY_FILE", "TGEMU_PUBLIC_KEY_FILE", "TGEMU_DATA_FILE",
 		"TGEMU_BOT_TOKENS", "TGEMU_LOGIN_CODE", "TGEMU_FILE_REFERENCE_TTL", "TGEMU_LIMIT_GLOBAL_PER_SECOND",
 		"TGEMU_LIMIT_PER_CHAT_PER_SECOND", "TGEMU_LIMIT_GROUP_PER_MINUTE", "LOG_LEVEL", "LOG_FORMAT", "LOG_FILE",
 	} {
@@ -43,6 +43,7 @@ func TestConfigValidation(t *testing.T) {
 		{name: "limit not a number", vars: map[string]string{"TGEMU_LIMIT_GROUP_PER_MINUTE": "x"}, wantErr: "TGEMU_LIMIT_GROUP_PER_MINUTE"},
 		{name: "bad ttl", vars: map[string]string{"TGEMU_FILE_REFERENCE_TTL": "soon"}, wantErr: "TGEMU_FILE_REFERENCE_TTL"},
 		{name: "bad token", vars: map[string]string{"TGEMU_BOT_TOKENS": "123:abc,nocolon"}, wantErr: "TGEMU_BOT_TOKENS"},
+		{name: "bad public addr", vars: map[string]string{"TGEMU_PUBLIC_ADDR": "tgemu"}, wantErr: "TGEMU_PUBLIC_ADDR"},
 		{name: "bad log level", vars: map[string]string{"LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
 	}
 	for _, tc := range tests {

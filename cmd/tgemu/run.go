@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ const about = "offline Telegram emulator: MTProto for gotd clients plus a JSON c
 // Config is the emulator binary's configuration.
 type Config struct {
 	MTProtoAddr      string        `env:"TGEMU_MTPROTO_ADDR" envDefault:"127.0.0.1:9443" usage:"MTProto listen address (clients' TG_DC_ADDR)"`
+	PublicAddr       string        `env:"TGEMU_PUBLIC_ADDR" usage:"host:port clients reach the MTProto server at, sent in help.getConfig (e.g. tgemu:9443 in compose); empty = TGEMU_MTPROTO_ADDR, 127.0.0.1 if it listens on all interfaces"`
 	HTTPAddr         string        `env:"TGEMU_HTTP_ADDR" envDefault:"127.0.0.1:9080" usage:"control API listen address"`
 	KeyFile          string        `env:"TGEMU_KEY_FILE" envDefault:"./data/tgemu.key" usage:"RSA private key (PEM), created if missing so clients' sessions survive restarts"`
 	PublicKeyFile    string        `env:"TGEMU_PUBLIC_KEY_FILE" usage:"write the public key (PEM) here for clients' TG_PUBLIC_KEY_FILE; empty = don't"`
@@ -37,6 +40,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.MTProtoAddr == "":
 		return fmt.Errorf("TGEMU_MTPROTO_ADDR: must not be empty")
+	case c.PublicAddr != "" && !validHostPort(c.PublicAddr):
+		return fmt.Errorf("TGEMU_PUBLIC_ADDR: %q is not host:port", c.PublicAddr)
 	case c.GlobalPerSecond < 0:
 		return fmt.Errorf("TGEMU_LIMIT_GLOBAL_PER_SECOND: must not be negative")
 	case c.PerChatPerSecond < 0:
@@ -54,10 +59,20 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 65536
+}
+
 // emulatorConfig translates the binary's config for the library.
 func (c *Config) emulatorConfig(log *zap.Logger) tgemu.Config {
 	return tgemu.Config{
 		MTProtoAddr:      c.MTProtoAddr,
+		PublicAddr:       c.PublicAddr,
 		HTTPAddr:         c.HTTPAddr,
 		KeyFile:          c.KeyFile,
 		PublicKeyFile:    c.PublicKeyFile,

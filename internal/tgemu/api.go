@@ -245,7 +245,6 @@ func (s *Server) UserPressButton(userID, botID int64, msgID int, data []byte) er
 	if !hasCallbackButton(decodeMarkup(m.Markup), data) {
 		return fmt.Errorf("%w: message %d has no inline button with this callback data", ErrInvalid, msgID)
 	}
-	s.st.NextQuery++
 	cb := &callback{
 		QueryID:      s.randInt63(),
 		UserID:       u.ID,

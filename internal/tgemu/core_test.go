@@ -2,6 +2,8 @@ package tgemu_test
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -160,6 +162,14 @@ func TestAuthKeyUnregisteredBeforeLogin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, client.Run(ctx, func(ctx context.Context) error {
+		// help.getConfig works before login and points back at the server.
+		cfg, err := client.API().HelpGetConfig(ctx)
+		require.NoError(t, err)
+		require.Len(t, cfg.DCOptions, 1)
+		dc := cfg.DCOptions[0]
+		require.Equal(t, env.Server.MTProtoAddr(), net.JoinHostPort(dc.IPAddress, strconv.Itoa(dc.Port)))
+		require.Equal(t, 4096, cfg.MessageLengthMax)
+
 		st, err := client.Auth().Status(ctx)
 		require.NoError(t, err)
 		require.False(t, st.Authorized)

@@ -315,7 +315,7 @@ func (s *Server) messagesGetMessages(c *call, req *tg.MessagesGetMessagesRequest
 			out = append(out, &tg.MessageEmpty{ID: id})
 			continue
 		}
-		out = append(out, s.messageTLLocked(c.acc, m))
+		out = append(out, s.messageTLLocked(m))
 		msgs = append(msgs, m)
 	}
 	return &tg.MessagesMessages{Messages: out, Users: s.usersForLocked(c.acc.ID, msgs...), Chats: s.chatsForLocked(msgs...)}, nil

@@ -55,8 +55,7 @@ func (s *Server) buildRoutes() map[uint32]route {
 }
 
 func (s *Server) helpGetConfig(c *call, _ *tg.HelpGetConfigRequest) (bin.Encoder, error) {
-	host, portStr, _ := net.SplitHostPort(s.MTProtoAddr())
-	port, _ := strconv.Atoi(portStr)
+	host, port := s.publicAddr()
 	now := int(s.now().Unix())
 	// The client replaces its DC list with these options: they must point
 	// back at this server or reconnects go nowhere.
@@ -91,6 +90,20 @@ func (s *Server) helpGetConfig(c *call, _ *tg.HelpGetConfigRequest) (bin.Encoder
 		MessageLengthMax:        maxMessageLength,
 		WebfileDCID:             DCID,
 	}, nil
+}
+
+// publicAddr is where clients reach this server (Config.PublicAddr).
+func (s *Server) publicAddr() (string, int) {
+	addr := s.cfg.PublicAddr
+	if addr == "" {
+		addr = s.MTProtoAddr()
+	}
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	if ip := net.ParseIP(host); s.cfg.PublicAddr == "" && (host == "" || ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return host, port
 }
 
 func (s *Server) helpGetNearestDC(*call, *tg.HelpGetNearestDCRequest) (bin.Encoder, error) {
@@ -280,7 +293,7 @@ func (s *Server) updatesGetDifference(c *call, req *tg.UpdatesGetDifferenceReque
 			continue
 		}
 		if m := acc.byID[e.MsgID]; m != nil {
-			news = append(news, s.messageTLLocked(acc, m))
+			news = append(news, s.messageTLLocked(m))
 			msgs = append(msgs, m)
 		}
 	}

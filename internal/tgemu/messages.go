@@ -22,8 +22,8 @@ func utf16Len(s string) int {
 	return n
 }
 
-// messageTLLocked renders m from owner's box as a fresh tg.Message.
-func (s *Server) messageTLLocked(owner *account, m *message) *tg.Message {
+// messageTLLocked renders m as a fresh tg.Message.
+func (s *Server) messageTLLocked(m *message) *tg.Message {
 	out := &tg.Message{
 		ID:          m.ID,
 		Out:         m.Out,
@@ -45,7 +45,6 @@ func (s *Server) messageTLLocked(owner *account, m *message) *tg.Message {
 			out.Media = &tg.MessageMediaDocument{Document: s.documentTLLocked(d)}
 		}
 	}
-	_ = owner
 	return out
 }
 
@@ -226,7 +225,7 @@ func (s *Server) sentUpdatesLocked(acc *account, m *message) *tg.Updates {
 	return &tg.Updates{
 		Updates: []tg.UpdateClass{
 			&tg.UpdateMessageID{ID: m.ID, RandomID: m.RandomID},
-			&tg.UpdateNewMessage{Message: s.messageTLLocked(acc, m), Pts: m.Pts, PtsCount: 1},
+			&tg.UpdateNewMessage{Message: s.messageTLLocked(m), Pts: m.Pts, PtsCount: 1},
 		},
 		Users: s.usersForLocked(acc.ID, m),
 		Chats: s.chatsForLocked(m),

@@ -122,7 +122,7 @@ func (s *Server) pushMessageLocked(acc *account, m *message, except int64) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return &tg.Updates{
-			Updates: []tg.UpdateClass{&tg.UpdateNewMessage{Message: s.messageTLLocked(acc, m), Pts: m.Pts, PtsCount: 1}},
+			Updates: []tg.UpdateClass{&tg.UpdateNewMessage{Message: s.messageTLLocked(m), Pts: m.Pts, PtsCount: 1}},
 			Users:   s.usersForLocked(acc.ID, m),
 			Chats:   s.chatsForLocked(m),
 			Date:    m.Date,

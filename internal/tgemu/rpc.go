@@ -45,7 +45,6 @@ type route struct {
 
 // call is one RPC being served.
 type call struct {
-	srv       *Server
 	req       *mtserver.Request
 	method    string
 	noUpdates bool
@@ -132,7 +131,7 @@ func (s *Server) onMessage(ts *mtserver.Server, req *mtserver.Request) error {
 // and the auth check, runs the method and answers. Every failure is an RPC
 // error: a plain error would make the server close the connection.
 func (s *Server) serve(ts *mtserver.Server, req *mtserver.Request) error {
-	c := &call{srv: s, req: req, keyID: hex.EncodeToString(req.Session.AuthKey.ID[:])}
+	c := &call{req: req, keyID: hex.EncodeToString(req.Session.AuthKey.ID[:])}
 	id, err := s.unpack(c)
 	if err != nil {
 		return ts.SendErr(req, errInputInvalid)

@@ -33,6 +33,11 @@ type Config struct {
 	// MTProtoAddr is where clients connect; default "127.0.0.1:9443".
 	// Tests pass "127.0.0.1:0".
 	MTProtoAddr string
+	// PublicAddr is the host:port clients reach the MTProto server at, put
+	// in help.getConfig's DC list (clients reconnect there). "" means the
+	// listening address, or 127.0.0.1 with its port when it listens on all
+	// interfaces. Set it when clients use a name ("tgemu:9443").
+	PublicAddr string
 	// HTTPAddr is the control API's address; "" means no control API.
 	HTTPAddr string
 	// KeyFile is the RSA private key (PEM). It is created when missing, so

@@ -23,7 +23,6 @@ type state struct {
 	NextUserID int64                   `json:"next_user_id"`
 	NextChatID int64                   `json:"next_chat_id"`
 	NextDocID  int64                   `json:"next_doc_id"`
-	NextQuery  int64                   `json:"next_query"`
 
 	byUsername map[string]int64
 	byPhone    map[string]int64
@@ -45,7 +44,6 @@ func newState() *state {
 		NextUserID: 1_000_000,
 		NextChatID: 5_000,
 		NextDocID:  1,
-		NextQuery:  1,
 		byUsername: map[string]int64{},
 		byPhone:    map[string]int64{},
 		uploads:    map[uploadKey]*upload{},
