@@ -83,7 +83,13 @@ func ClientOptions(cfg config.Telegram, opts Options) (telegram.Options, error) 
 		o.ReconnectionBackoff = opts.ReconnectionBackoff
 	}
 	if opts.Logger != nil {
-		o.Logger = logzap.New(opts.Logger.WithOptions(zap.IncreaseLevel(zapcore.InfoLevel)))
+		l := opts.Logger
+		// Raising the level is only needed (and only allowed by zap without
+		// complaint) when the logger would pass debug entries.
+		if l.Core().Enabled(zapcore.DebugLevel) {
+			l = l.WithOptions(zap.IncreaseLevel(zapcore.InfoLevel))
+		}
+		o.Logger = logzap.New(l)
 	}
 	if opts.SessionPath != "" {
 		if err := os.MkdirAll(filepath.Dir(opts.SessionPath), 0o700); err != nil {

@@ -1,10 +1,16 @@
 package tgclient
 
 import (
+	"context"
+
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/gotd/log"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,4 +64,14 @@ func TestProductionByDefault(t *testing.T) {
 	require.Empty(t, opts.PublicKeys, "gotd's embedded Telegram keys are used")
 	require.True(t, opts.DCList.Zero(), "gotd's production DC list is used")
 	require.Nil(t, opts.SessionStorage)
+}
+
+func TestGotdLogsNeverAtDebug(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	opts, err := ClientOptions(config.Telegram{AppID: 1, AppHash: "h", DCID: 2}, Options{Logger: zap.New(core)})
+	require.NoError(t, err)
+	opts.Logger.Log(context.Background(), log.LevelDebug, "request body with a token")
+	opts.Logger.Log(context.Background(), log.LevelInfo, "connected")
+	require.Equal(t, 1, logs.Len())
+	require.Equal(t, "connected", logs.All()[0].Message)
 }
