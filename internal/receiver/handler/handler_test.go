@@ -56,6 +56,12 @@ type fakeEmitter struct {
 	evs []event.Event
 }
 
+func (f *fakeEmitter) events() []event.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]event.Event(nil), f.evs...)
+}
+
 func (f *fakeEmitter) Put(_ context.Context, evs ...event.Event) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -203,34 +209,35 @@ func TestConversation(t *testing.T) {
 	run.Dispatch(msg(6, "hello from another chat"))
 	run.Dispatch(msg(5, "123"))
 	run.Dispatch(msg(5, "cab"))
-	require.NoError(t, <-errs)
+	require.NoError(t, recvErr(t, errs))
 	require.Eventually(t, func() bool { return len(client.texts(5)) == 3 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"What is your name?", "What is your name?", "Nice to meet you cab!"}, client.texts(5))
 	require.Eventually(t, func() bool { return len(client.texts(6)) == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"other"}, client.texts(6))
-	em.mu.Lock()
-	require.Len(t, em.evs, 1)
-	require.Equal(t, event.TypeUserCreate, em.evs[0].Type)
-	require.JSONEq(t, `{"name":"cab","chat_id":5}`, string(em.evs[0].Data))
-	em.mu.Unlock()
+	require.Eventually(t, func() bool { return len(em.events()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, event.TypeUserCreate, em.events()[0].Type)
+	require.JSONEq(t, `{"name":"cab","chat_id":5}`, string(em.events()[0].Data))
 
 	// No answer: the conversation times out.
 	run.Dispatch(msg(7, "/name"))
-	require.ErrorIs(t, <-errs, ErrTimeout)
+	require.ErrorIs(t, recvErr(t, errs), ErrTimeout)
 
 	// Another command interrupts, and is then handled.
 	run.Dispatch(msg(8, "/name"))
 	run.Dispatch(msg(8, "/name"))
-	require.ErrorIs(t, <-errs, ErrInterrupted)
+	require.ErrorIs(t, recvErr(t, errs), ErrInterrupted)
 	require.Eventually(t, func() bool { return len(client.texts(8)) == 2 }, 5*time.Second, 10*time.Millisecond)
-	require.ErrorIs(t, <-errs, ErrTimeout)
+	require.ErrorIs(t, recvErr(t, errs), ErrTimeout)
 }
 
 func TestCallbackAutoAnswerAndDrop(t *testing.T) {
 	r := NewRouter()
 	block := make(chan struct{})
 	r.On(KindMessage, HandlerFunc(func(ctx context.Context, c *Context) error {
-		<-block
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
 		return nil
 	}))
 	run, client, _, m := newRunner(t, r, RunnerConfig{QueueSize: 2})
@@ -247,4 +254,15 @@ func TestCallbackAutoAnswerAndDrop(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, testutilValue(m.HandlerDropped), 7.0)
 	close(block)
+}
+
+func recvErr(t *testing.T, errs <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-errs:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler did not finish")
+		return nil
+	}
 }
