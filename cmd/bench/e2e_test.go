@@ -57,6 +57,7 @@ func TestQuickRun(t *testing.T) {
 		"receiver push to delivery p99",
 		"receiver events lost",
 		"receiver peak RSS under receive load",
+		"receiver catch-up after a restart",
 		"sender peak RSS under send load",
 		"send_message msg/s",
 		"send_message p50 latency",

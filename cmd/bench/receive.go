@@ -132,3 +132,54 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 		Note:     note,
 	})
 }
+
+// benchCatchUp stops the receiver, has users write M/2 messages meanwhile,
+// starts it again and times how fast it delivers what it missed: the
+// updates come through getDifference, not pushes.
+func benchCatchUp(ctx context.Context, emu *emuClient, ds *downstream, st *stack, users []emuUser, res *result) {
+	k := max(1, st.opts.M/2)
+	metric := fmt.Sprintf("receiver catch-up after a restart (%d missed messages)", k)
+	if err := st.receiver.stop(); err != nil {
+		errRow(res, metric, "", err)
+		return
+	}
+	texts := make([]string, k)
+	push := benchutil.Run(ctx, k, st.opts.Concurrency*2, loadTimeout, func(ctx context.Context, i int) error {
+		texts[i] = fmt.Sprintf("missed while down %d", i)
+		_, err := emu.push(ctx, users[i%len(users)].ID, texts[i])
+		return err
+	})
+	if push.Errors > 0 {
+		errRow(res, metric, "", fmt.Errorf("pushes while the receiver was down: %w", push.FirstError))
+		return
+	}
+	start := time.Now()
+	ready, err := st.start(ctx, st.receiver)
+	if err != nil {
+		errRow(res, metric, "", err)
+		return
+	}
+	missing := ds.waitAll(ctx, texts, deliveryTimeout)
+	var last time.Time
+	for _, t := range texts {
+		if a, ok := ds.lookup(t); ok && a.at.After(last) {
+			last = a.at
+		}
+	}
+	took := last.Sub(start)
+	res.note("receiver catch-up: %d messages written while it was down; ready %s after its start, all delivered %s after it, %d missing",
+		k, fmtD(ready), fmtD(took), missing)
+	row := benchutil.Row{
+		Metric:   metric,
+		Measured: fmt.Sprintf("%.0f events/s", float64(k-missing)/max(took.Seconds(), 1e-9)),
+		Baseline: fmt.Sprintf("%d missing", missing),
+		Compare:  "process start to last delivery: " + fmtD(took),
+		Status:   benchutil.Info,
+	}
+	if missing > 0 {
+		row.Status = benchutil.Miss
+		row.Goal = "0 missing"
+		row.Note = fmt.Sprintf("%d of the messages written while the receiver was down never arrived within %s", missing, deliveryTimeout)
+	}
+	res.table.Add(row)
+}

@@ -120,6 +120,7 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	logf("%d users started the bot", len(users))
 
 	benchReceiver(ctx, emu, ds, st, users, res, idle)
+	benchCatchUp(ctx, emu, ds, st, users, res)
 	logf("receiver load done")
 	benchSend(ctx, st, users, res, idle)
 	logf("send load done")
