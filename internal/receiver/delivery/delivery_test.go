@@ -96,8 +96,9 @@ func TestOrderPerChatAndIsolation(t *testing.T) {
 		return len(got) >= 2
 	}, 2*time.Second, 5*time.Millisecond)
 	mu.Lock()
-	require.Equal(t, []string{"2", "4"}, got[:2])
+	first := append([]string(nil), got[:2]...)
 	mu.Unlock()
+	require.Equal(t, []string{"2", "4"}, first)
 
 	require.Eventually(t, func() bool { a, _ := st.counts(); return a == 5 }, 5*time.Second, 10*time.Millisecond)
 	mu.Lock()
