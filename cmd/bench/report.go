@@ -32,6 +32,7 @@ func writeReport(path string, res *result) error {
 	b.WriteString("\n\n## Sizes\n\n")
 	fmt.Fprintf(&b, "- send load: %d `send_message` calls per client kind, %d concurrent clients (HTTP keep-alive); emulator limits off, sender limits lifted, every message to a distinct user\n", o.N, o.Concurrency)
 	fmt.Fprintf(&b, "- receive load: %d user messages pushed through the emulator's control API from %d goroutines; delivered as signed webhooks with the durable outbox on\n", o.M, o.Concurrency*2)
+	fmt.Fprintf(&b, "- receiver catch-up: %d messages written while the receiver is stopped, fetched through getDifference after its restart\n", max(1, o.M/2))
 	fmt.Fprintf(&b, "- bulk: `send_multiple_message` to %d users, emulator enforcing %d/s overall and 1/s per chat, sender configured to the same R\n", o.Bulk, o.BulkRate)
 	fmt.Fprintf(&b, "- document: %d MiB generated on the fly, streamed in a multipart request through an io.Pipe\n", o.DocMB)
 	fmt.Fprintf(&b, "- services logging at LOG_LEVEL=%s to a file\n\n", o.LogLevel)
@@ -51,8 +52,8 @@ func writeReport(path string, res *result) error {
 	}
 	if len(res.profiles) > 0 {
 		b.WriteString("\n## CPU profiles\n\n")
-		b.WriteString("The services serve no pprof endpoint, so each missed load was run again with the emulator,\n")
-		b.WriteString("the service and the load generator inside the bench process under one CPU profile; pprof labels\n")
+		b.WriteString("Each missed load was run again (smaller) with the emulator, the service and the load generator\n")
+		b.WriteString("inside the bench process under one CPU profile (the binaries serve no pprof); pprof labels\n")
 		b.WriteString("(`proc=tgemu|sender|receiver`) separate the components (`go tool pprof -top -tagfocus proc=sender`).\n")
 		b.WriteString("Unlabelled samples (the load generator) include the garbage collector of the whole process.\n")
 		for _, p := range res.profiles {
