@@ -113,3 +113,44 @@ func TestPrometheusTargets(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"sender:8001", "receiver:8002"}, targets)
 }
+
+// TestGrafanaDashboardUsesExportedMetrics checks that every metric the
+// dashboard queries is one the services define.
+func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
+	data, err := os.ReadFile("grafana/tgbot.json")
+	require.NoError(t, err)
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	require.NoError(t, yaml.Unmarshal(data, &dash))
+	require.NotEmpty(t, dash.Panels)
+
+	var source strings.Builder
+	for _, dir := range []string{"../internal/sender/metrics", "../internal/receiver/metrics"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, dir)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			source.Write(b)
+		}
+	}
+	metric := regexp.MustCompile(`\b((?:sender|receiver)_[a-z_]+?)(?:_bucket)?\b`)
+	seen := 0
+	for _, p := range dash.Panels {
+		require.NotEmpty(t, p.Targets, p.Title)
+		for _, tg := range p.Targets {
+			for _, m := range metric.FindAllStringSubmatch(tg.Expr, -1) {
+				require.Contains(t, source.String(), `"`+m[1]+`"`, "panel %q queries %s", p.Title, m[1])
+				seen++
+			}
+		}
+	}
+	require.Greater(t, seen, 10)
+}
