@@ -32,8 +32,6 @@ type session struct {
 
 func (ss *session) stop() { ss.cancel() }
 
-var sessionSeq uint64
-
 // subscribeLocked registers the calling session for updates. s.mu held.
 func (s *Server) subscribeLocked(c *call) {
 	id := c.req.Session.ID
@@ -59,12 +57,12 @@ func (s *Server) subscribeLocked(c *call) {
 		oldest.stop()
 		delete(s.sessions, oldest.id)
 	}
-	sessionSeq++
+	s.sessionSeq++
 	ctx, cancel := context.WithCancel(s.ctx)
 	ss := &session{
 		id:     id,
 		userID: c.acc.ID,
-		seq:    sessionSeq,
+		seq:    s.sessionSeq,
 		sess:   c.req.Session,
 		queue:  make(chan func() bin.Encoder, pushQueue),
 		cancel: cancel,

@@ -108,9 +108,11 @@ type Server struct {
 	mu       sync.Mutex // guards st, sessions, limiter, faults
 	st       *state
 	sessions map[int64]*session
-	limiter  *limiter
-	faults   map[string][]*fault
-	dirty    bool
+	// sessionSeq orders sessions by registration (the oldest is dropped).
+	sessionSeq uint64
+	limiter    *limiter
+	faults     map[string][]*fault
+	dirty      bool
 
 	statsMu sync.Mutex
 	stats   Stats
