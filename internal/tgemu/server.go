@@ -105,7 +105,10 @@ type Server struct {
 	mt     *mtserver.Server
 	routes map[uint32]route
 
-	mu       sync.Mutex // guards st, sessions, limiter, faults
+	// mu guards st, sessions, sessionSeq, limiter, faults, dirty, codeSent,
+	// pendingPassword and srp. Handlers hold it briefly; no I/O under it
+	// except writing a new document's bytes next to DataFile.
+	mu       sync.Mutex
 	st       *state
 	sessions map[int64]*session
 	// sessionSeq orders sessions by registration (the oldest is dropped).
