@@ -146,10 +146,9 @@ func (st *stack) telegramEnv(dataDir string) []string {
 
 // senderLimitEnv sets the sender's rate limits: rate 0 lifts them all for
 // the throughput loads; a positive rate is the bulk configuration (R/s
-// overall, Telegram's 1/s per chat and 20/min per group) with enough job
-// workers that R is reachable: a worker sends one message at a time, so
-// the default 16 workers top out at 16 / (send latency), about 1,300/s at
-// 12 ms.
+// overall, Telegram's 1/s per chat and 20/min per group). The job workers
+// stay at the sender's default: a worker sends one message at a time, so
+// SENDER_WORKERS / (send latency) must exceed R.
 func senderLimitEnv(rate int) []string {
 	if rate <= 0 {
 		return []string{
@@ -162,7 +161,6 @@ func senderLimitEnv(rate int) []string {
 		"SENDER_RATE_PER_SECOND=" + strconv.Itoa(rate),
 		"SENDER_RATE_PER_CHAT_PER_SECOND=1",
 		"SENDER_RATE_GROUP_PER_MINUTE=20",
-		"SENDER_WORKERS=" + strconv.Itoa(max(16, rate/20)),
 	}
 }
 
