@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -81,4 +83,16 @@ func TestDownstreamVerifiesAndRecords(t *testing.T) {
 	require.Equal(t, 1, events)
 	require.Equal(t, 1, bad)
 	require.Zero(t, badBody)
+}
+
+func TestToProfile(t *testing.T) {
+	var tb benchutil.Table
+	tb.Add(benchutil.Row{Metric: "send_message msg/s, sender vs bare client", Status: benchutil.Miss})
+	tb.Add(benchutil.Row{Metric: "receiver peak RSS under receive load (now)", Status: benchutil.Miss})
+	tb.Add(benchutil.Row{Metric: "receiver events/s, push to signed delivery", Status: benchutil.Pass})
+	require.Equal(t, []string{"send"}, toProfile("auto", &tb))
+	require.Equal(t, []string{"send", "receive"}, toProfile("always", &tb))
+	require.Empty(t, toProfile("never", &tb))
+	tb.Add(benchutil.Row{Metric: "receiver push to delivery p99", Status: benchutil.Miss})
+	require.Equal(t, []string{"send", "receive"}, toProfile("auto", &tb))
 }
