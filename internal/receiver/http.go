@@ -112,6 +112,7 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.disp.Push(recs)
 	out := make([]string, 0, len(recs))
 	for _, rec := range recs {
 		out = append(out, rec.Event.ID)

@@ -215,7 +215,7 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 	s.runner = handler.NewRunner(handler.RunnerConfig{
 		QueueSize:           cfg.HandlerQueue,
 		ConversationTimeout: cfg.ConvTimeout,
-	}, s.router, newReplier(s.client.API()), s.store, s.m, log)
+	}, s.router, newReplier(s.client.API()), emitter{s}, s.m, log)
 
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("RECEIVER_ADDR: %w", err)
@@ -367,10 +367,23 @@ func (s *Service) onConnectionState(st telegram.ConnectionState) {
 	}()
 }
 
-// onCommit hands committed events to delivery.
+// onCommit counts committed events.
 func (s *Service) onCommit(recs []outbox.Record) {
 	for _, r := range recs {
 		s.m.EventsQueued.WithLabelValues(string(r.Event.Type)).Inc()
 	}
-	s.disp.Push(recs)
+}
+
+// emitter is the handlers' way into the outbox: events they emit are
+// committed, then delivered.
+type emitter struct{ s *Service }
+
+// Put implements handler.Emitter.
+func (e emitter) Put(ctx context.Context, evs ...event.Event) error {
+	fresh, err := e.s.store.Put(ctx, evs...)
+	if err != nil {
+		return err
+	}
+	e.s.disp.Push(fresh)
+	return nil
 }

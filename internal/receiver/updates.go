@@ -8,14 +8,16 @@ import (
 
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
 	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
+	"github.com/tgbotsvc/tgbot/internal/receiver/outbox"
 )
 
 // handleUpdates is the update manager's handler. It queues the events of
 // forwarded kinds for the next outbox commit, which also carries the update
 // state the manager sets after this returns (see internal/receiver/outbox),
-// then gives the updates to the handlers. With RECEIVER_SYNC_COMMIT it
-// returns only once the events are committed. If events cannot be queued,
-// the update state is frozen so that it never passes them.
+// hands the new ones to delivery at once, then gives the updates to the
+// handlers. With RECEIVER_SYNC_COMMIT it returns (and delivery starts) only
+// once the events are committed. If events cannot be queued, the update
+// state is frozen so that it never passes them.
 func (s *Service) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 	var (
 		list  []tg.UpdateClass
@@ -62,14 +64,18 @@ func (s *Service) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 		hs = append(hs, hu)
 	}
 	if len(evs) > 0 {
-		queue := func() error { return s.store.Add(evs...) }
+		var fresh []outbox.Record
+		var err error
 		if s.cfg.SyncCommit {
-			queue = func() error { return s.store.Put(ctx, evs...) }
+			fresh, err = s.store.Put(ctx, evs...)
+		} else {
+			fresh, err = s.store.Add(evs...)
 		}
-		if err := queue(); err != nil {
+		if err != nil {
 			s.store.Fail(err)
 			return fmt.Errorf("queue events: %w", err)
 		}
+		s.disp.Push(fresh)
 	}
 	for _, hu := range hs {
 		s.runner.Dispatch(hu)

@@ -70,7 +70,7 @@ func (c *Config) setDefaults() {
 
 // Store is what the dispatcher needs from the outbox.
 type Store interface {
-	Ack(seq uint64)
+	Ack(id string)
 	Update(r outbox.Record)
 	Dead(r outbox.Record)
 }
@@ -208,7 +208,7 @@ func (d *Dispatcher) deliver(rec outbox.Record) bool {
 		<-d.sem
 		d.m.AttemptLatency.Observe(time.Since(start).Seconds())
 		if err == nil {
-			d.store.Ack(rec.Seq)
+			d.store.Ack(rec.Event.ID)
 			d.m.Delivered.Inc()
 			d.m.DeliveryLatency.Observe(time.Since(rec.Enqueued).Seconds())
 			return true

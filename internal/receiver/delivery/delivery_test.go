@@ -19,15 +19,15 @@ import (
 
 type fakeStore struct {
 	mu      sync.Mutex
-	acked   []uint64
+	acked   []string
 	updated []outbox.Record
 	dead    []outbox.Record
 }
 
-func (s *fakeStore) Ack(seq uint64) {
+func (s *fakeStore) Ack(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.acked = append(s.acked, seq)
+	s.acked = append(s.acked, id)
 }
 
 func (s *fakeStore) Update(r outbox.Record) {
@@ -143,7 +143,7 @@ func TestDeadLetterRules(t *testing.T) {
 			defer st.mu.Unlock()
 			require.Equal(t, "1", st.dead[0].Event.ID)
 			require.NotEmpty(t, st.dead[0].LastError)
-			require.Equal(t, []uint64{2}, st.acked)
+			require.Equal(t, []string{"2"}, st.acked)
 		})
 	}
 }

@@ -22,7 +22,8 @@ type Metrics struct {
 	Retried prometheus.Counter
 	// DeadLettered counts events moved to the dead letters.
 	DeadLettered prometheus.Counter
-	// DeliveryLatency is the time from commit to the outbox to delivery.
+	// DeliveryLatency is the time from an event entering the outbox to its
+	// delivery.
 	DeliveryLatency prometheus.Histogram
 	// AttemptLatency is the duration of one driver call.
 	AttemptLatency prometheus.Histogram
@@ -61,7 +62,7 @@ func New(depth func() float64) *Metrics {
 		}),
 		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "receiver_delivery_latency_seconds",
-			Help:    "Time from commit to the outbox to successful delivery.",
+			Help:    "Time from an event entering the outbox to its successful delivery.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}),
 		AttemptLatency: prometheus.NewHistogram(prometheus.HistogramOpts{

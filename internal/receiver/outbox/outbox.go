@@ -73,8 +73,8 @@ type Record struct {
 // Options of a Store. The zero value is usable.
 type Options struct {
 	// OnCommit receives the records each commit added, in sequence order,
-	// from the committing goroutine, or from Replay (keep it short; it must
-	// be safe for concurrent use).
+	// from the committing goroutine (keep it short). It is for metrics:
+	// delivery gets records from Add, Put, Pending and Replay.
 	OnCommit func([]Record)
 	// DedupTTL is how long the IDs of delivered events are remembered;
 	// 0 means 24 h.
@@ -89,8 +89,9 @@ type Options struct {
 }
 
 type pendingAdd struct {
-	ev   event.Event
+	rec  Record
 	done chan error // nil for asynchronous adds
+	out  *Record    // set for synchronous adds: the committed record, if new
 }
 
 type chanKey struct{ user, channel int64 }
@@ -110,7 +111,8 @@ type Store struct {
 
 	mu          sync.Mutex
 	adds        []pendingAdd
-	acks        []uint64
+	pendingIDs  map[string]bool // IDs of queued, uncommitted adds
+	acks        []string
 	rewrites    []Record
 	deads       []Record
 	states      map[int64]updates.State
@@ -144,6 +146,7 @@ func Open(db *storage.DB, opts Options) (*Store, error) {
 		db:          db,
 		opts:        opts,
 		log:         opts.Logger.Named("outbox"),
+		pendingIDs:  map[string]bool{},
 		states:      map[int64]updates.State{},
 		dirtyStates: map[int64]bool{},
 		channels:    map[chanKey]chanState{},
@@ -224,55 +227,95 @@ func (s *Store) Close() error {
 // delivered or dead).
 func (s *Store) Depth() int64 { return s.depth.Load() }
 
-// Add queues events for the next commit and returns at once. The update
-// state set after Add is committed in the same transaction as these events
-// or a later one, never before them.
-func (s *Store) Add(evs ...event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	for _, ev := range evs {
-		s.adds = append(s.adds, pendingAdd{ev: ev})
-	}
-	s.signal()
-	return nil
-}
-
-// Put adds events and waits until they are committed (or were already in
-// the outbox).
-func (s *Store) Put(ctx context.Context, evs ...event.Event) error {
+// Add queues events for the next commit and returns at once with the
+// records of the events that are new (not already in the outbox, delivered
+// recently, or queued): the caller hands those to delivery right away, so
+// delivery does not wait for the fsync. That is safe: the update state set
+// after Add is committed in the same transaction as these events or a later
+// one, never before them, so an event lost in a crash before its commit is
+// fetched again from Telegram (and may be delivered twice, with the same ID).
+func (s *Store) Add(evs ...event.Event) ([]Record, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	dones := make([]chan error, len(evs))
+	s.mu.Unlock()
+	known, err := s.known(evs)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var fresh []Record
 	for i, ev := range evs {
-		dones[i] = make(chan error, 1)
-		s.adds = append(s.adds, pendingAdd{ev: ev, done: dones[i]})
+		r := Record{Event: ev, Enqueued: now}
+		s.adds = append(s.adds, pendingAdd{rec: r})
+		if !known[i] && !s.pendingIDs[ev.ID] {
+			s.pendingIDs[ev.ID] = true
+			fresh = append(fresh, r)
+		}
+	}
+	s.signal()
+	return fresh, nil
+}
+
+// known reports which events' IDs the outbox already has.
+func (s *Store) known(evs []event.Event) ([]bool, error) {
+	out := make([]bool, len(evs))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ids := tx.Bucket([]byte(bucketIDs))
+		for i, ev := range evs {
+			out[i] = ids.Get([]byte(ev.ID)) != nil
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check event ids: %w", err)
+	}
+	return out, nil
+}
+
+// Put adds events and waits until they are committed. It returns the
+// records that were new (events already in the outbox are not added again);
+// the caller hands them to delivery.
+func (s *Store) Put(ctx context.Context, evs ...event.Event) ([]Record, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	now := s.opts.Now()
+	adds := make([]pendingAdd, len(evs))
+	for i, ev := range evs {
+		adds[i] = pendingAdd{rec: Record{Event: ev, Enqueued: now}, done: make(chan error, 1), out: &Record{}}
+		s.adds = append(s.adds, adds[i])
 	}
 	s.signal()
 	s.mu.Unlock()
-	for _, d := range dones {
+	var fresh []Record
+	for _, a := range adds {
 		select {
-		case err := <-d:
+		case err := <-a.done:
 			if err != nil {
-				return err
+				return nil, err
+			}
+			if a.out.Seq != 0 {
+				fresh = append(fresh, *a.out)
 			}
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	return nil
+	return fresh, nil
 }
 
-// Ack removes a delivered event.
-func (s *Store) Ack(seq uint64) {
+// Ack removes a delivered event (by ID: it may not be committed yet).
+func (s *Store) Ack(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.acks = append(s.acks, seq) // flushed with the next commit, or by the timer
+	s.acks = append(s.acks, id) // flushed with the next commit, or by the timer
 }
 
 // Update rewrites a record's bookkeeping (attempts, last error).
@@ -372,7 +415,7 @@ func (s *Store) loop() {
 
 type batch struct {
 	adds     []pendingAdd
-	acks     []uint64
+	acks     []string
 	rewrites []Record
 	deads    []Record
 	states   map[int64]updates.State
@@ -429,53 +472,69 @@ func (s *Store) commit() error {
 	if b.empty() {
 		return nil
 	}
-	now := s.opts.Now()
 	start := time.Now()
 	var added []Record
 	var delta int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		added, delta = added[:0], 0
 		events, ids := tx.Bucket([]byte(bucketEvents)), tx.Bucket([]byte(bucketIDs))
+		// seqOf finds the record of an event ID, if it is still queued.
+		seqOf := func(id string) ([]byte, bool) {
+			v := ids.Get([]byte(id))
+			if len(v) != 16 || events.Get(v[:8]) == nil {
+				return nil, false
+			}
+			return append([]byte(nil), v[:8]...), true
+		}
 		for _, a := range b.adds {
-			if ids.Get([]byte(a.ev.ID)) != nil {
+			if ids.Get([]byte(a.rec.Event.ID)) != nil {
 				continue // a replayed update: already queued or delivered
 			}
 			seq, err := events.NextSequence()
 			if err != nil {
 				return fmt.Errorf("next sequence: %w", err)
 			}
-			r := Record{Seq: seq, Event: a.ev, Enqueued: now}
+			r := a.rec
+			r.Seq = seq
 			if err := storage.Put(tx, bucketEvents, storage.Uint64Key(seq), r); err != nil {
 				return err
 			}
-			if err := ids.Put([]byte(a.ev.ID), idValue(seq, now)); err != nil {
+			if err := ids.Put([]byte(r.Event.ID), idValue(seq, r.Enqueued)); err != nil {
 				return fmt.Errorf("put event id: %w", err)
+			}
+			if a.out != nil {
+				*a.out = r
 			}
 			added = append(added, r)
 			delta++
 		}
 		for _, r := range b.rewrites {
-			if events.Get(storage.Uint64Key(r.Seq)) == nil {
+			key, ok := seqOf(r.Event.ID)
+			if !ok {
 				continue // acked or dead meanwhile
 			}
-			if err := storage.Put(tx, bucketEvents, storage.Uint64Key(r.Seq), r); err != nil {
+			r.Seq = storage.KeyUint64(key)
+			if err := storage.Put(tx, bucketEvents, key, r); err != nil {
 				return err
 			}
 		}
-		for _, seq := range b.acks {
-			if events.Get(storage.Uint64Key(seq)) != nil {
-				delta--
+		for _, id := range b.acks {
+			key, ok := seqOf(id)
+			if !ok {
+				continue
 			}
-			if err := events.Delete(storage.Uint64Key(seq)); err != nil {
+			if err := events.Delete(key); err != nil {
 				return fmt.Errorf("delete event: %w", err)
 			}
+			delta--
 		}
 		for _, r := range b.deads {
-			if events.Get(storage.Uint64Key(r.Seq)) != nil {
+			if key, ok := seqOf(r.Event.ID); ok {
+				r.Seq = storage.KeyUint64(key)
+				if err := events.Delete(key); err != nil {
+					return fmt.Errorf("delete event: %w", err)
+				}
 				delta--
-			}
-			if err := events.Delete(storage.Uint64Key(r.Seq)); err != nil {
-				return fmt.Errorf("delete event: %w", err)
 			}
 			if err := storage.Put(tx, bucketDead, []byte(r.Event.ID), r); err != nil {
 				return err
@@ -498,6 +557,11 @@ func (s *Store) commit() error {
 		return fmt.Errorf("commit outbox: %w", err)
 	}
 	s.depth.Add(delta)
+	s.mu.Lock()
+	for _, a := range b.adds {
+		delete(s.pendingIDs, a.rec.Event.ID)
+	}
+	s.mu.Unlock()
 	if s.opts.ObserveCommit != nil {
 		s.opts.ObserveCommit(time.Since(start), len(b.adds)+len(b.acks)+len(b.rewrites)+len(b.deads))
 	}
@@ -592,8 +656,9 @@ func (s *Store) DeadLetters(limit int) ([]Record, error) {
 	return out, nil
 }
 
-// Replay moves dead letters back into the outbox (at the end of their
-// chat's queue, attempts reset) and hands them to OnCommit. With no IDs it
+// Replay moves dead letters back into the outbox (attempts reset) and
+// returns them for the caller to hand to delivery (at the end of their
+// chat's queue). With no IDs it
 // replays all of them. It returns the replayed records, or ErrNotFound when
 // a given ID is not a dead letter.
 func (s *Store) Replay(ids ...string) ([]Record, error) {
@@ -641,8 +706,5 @@ func (s *Store) Replay(ids ...string) ([]Record, error) {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	s.depth.Add(int64(len(out)))
-	if len(out) > 0 && s.opts.OnCommit != nil {
-		s.opts.OnCommit(out)
-	}
 	return out, nil
 }

@@ -27,12 +27,6 @@ func (c *collector) add(rs []Record) {
 	c.recs = append(c.recs, rs...)
 }
 
-func (c *collector) records() []Record {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]Record(nil), c.recs...)
-}
-
 func (c *collector) ids() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,13 +63,22 @@ func TestAddDedupeAckAndReopen(t *testing.T) {
 	require.ErrorIs(t, s.SetPts(ctx, 1, 5), errNoState, "Set* must fail without a state")
 	require.NoError(t, s.SetState(ctx, 1, updates.State{Pts: 1, Qts: 1, Date: 1, Seq: 1}))
 
-	require.NoError(t, s.Add(ev("a", 1), ev("b", 2)))
+	fresh, err := s.Add(ev("a", 1), ev("b", 2))
+	require.NoError(t, err)
+	require.Len(t, fresh, 2, "new events are handed to delivery at once")
+	fresh, err = s.Add(ev("a", 1))
+	require.NoError(t, err)
+	require.Empty(t, fresh, "a duplicate of a queued event is not")
 	require.NoError(t, s.SetPts(ctx, 1, 3))
-	require.NoError(t, s.Put(ctx, ev("a", 1), ev("c", 1))) // "a" is a duplicate
+	put, err := s.Put(ctx, ev("a", 1), ev("c", 1)) // "a" is a duplicate
+	require.NoError(t, err)
+	require.Len(t, put, 1)
+	require.Equal(t, "c", put[0].Event.ID)
+	require.NotZero(t, put[0].Seq)
 	require.Equal(t, []string{"a", "b", "c"}, c.ids())
 	require.EqualValues(t, 3, s.Depth())
 
-	s.Ack(c.records()[0].Seq)
+	s.Ack("a")
 	require.NoError(t, s.Close())
 	require.NoError(t, db.Close())
 
@@ -95,8 +98,27 @@ func TestAddDedupeAckAndReopen(t *testing.T) {
 	require.EqualValues(t, 2, s.Depth())
 
 	// A delivered event replayed by getDifference is not queued again.
-	require.NoError(t, s.Put(ctx, ev("a", 1)))
+	fresh, err = s.Add(ev("a", 1), ev("b", 1))
+	require.NoError(t, err)
+	require.Empty(t, fresh)
+	put, err = s.Put(ctx, ev("a", 1))
+	require.NoError(t, err)
+	require.Empty(t, put)
 	require.Empty(t, c2.ids())
+
+	// Acked before its commit: added and removed, and still known.
+	fresh, err = s.Add(ev("d", 3))
+	require.NoError(t, err)
+	require.Len(t, fresh, 1)
+	s.Ack("d")
+	_, err = s.Put(ctx, ev("e", 3))
+	require.NoError(t, err)
+	pend, err = s.Pending()
+	require.NoError(t, err)
+	require.Len(t, pend, 3)
+	fresh, err = s.Add(ev("d", 3))
+	require.NoError(t, err)
+	require.Empty(t, fresh)
 }
 
 func TestFrozenStateRefusesToMovePts(t *testing.T) {
@@ -150,8 +172,8 @@ func TestDeadLettersReplay(t *testing.T) {
 	s, db := open(t, filepath.Join(t.TempDir(), "r.db"), c)
 	defer db.Close()
 	defer s.Close()
-	require.NoError(t, s.Put(ctx, ev("x", 1), ev("y", 1)))
-	recs := c.records()
+	recs, err := s.Put(ctx, ev("x", 1), ev("y", 1))
+	require.NoError(t, err)
 	recs[0].LastError = "downstream answered 400"
 	s.Dead(recs[0])
 	s.Dead(recs[1])
@@ -176,7 +198,7 @@ func TestDeadLettersReplay(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out, 1)
 	require.Equal(t, "y", out[0].Event.ID)
-	require.Equal(t, []string{"x", "y", "x", "y"}, c.ids())
+	require.Equal(t, []string{"x", "y"}, c.ids(), "replays are not commits of new events")
 	require.EqualValues(t, 2, s.Depth())
 	d, err = s.DeadLetters(0)
 	require.NoError(t, err)
