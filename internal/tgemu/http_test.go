@@ -65,6 +65,9 @@ func TestControlAPI(t *testing.T) {
 	require.NotZero(t, body["access_hash"])
 	require.Equal(t, "hal_user", body["username"])
 	u := fmt.Sprintf("/v1/users/%d", userID)
+	status, body = api.do("GET", "/v1/users", nil)
+	require.Equal(t, 200, status, body)
+	require.Len(t, body["users"], 2, "the bot and Hal")
 
 	errorCases := []struct {
 		name, method, path string
