@@ -11,6 +11,12 @@
 // that is not on disk: after a crash, gotd's getDifference fetches again what
 // was not committed, and the outbox drops the events it already has by ID.
 //
+// Add hands new events back to the caller for delivery at once, without
+// waiting for the fsync: delivery latency does not include the commit. The
+// guarantee that matters is kept: the update state on disk never covers an
+// event that is not on disk, so nothing is lost in a crash (at worst an
+// event is delivered twice, with the same ID).
+//
 // An event leaves the outbox when it was delivered (Ack) or moved to the dead
 // letters (Dead); dead letters stay until replayed.
 //
