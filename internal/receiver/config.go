@@ -18,7 +18,7 @@ type Config struct {
 	HandlerQueue int           `env:"RECEIVER_HANDLER_QUEUE" envDefault:"100" usage:"updates queued per chat for handlers; beyond it they are not handled (still forwarded)"`
 	ConvTimeout  time.Duration `env:"RECEIVER_CONVERSATION_TIMEOUT" envDefault:"5m" usage:"how long a conversation waits for the user's answer"`
 	DedupTTL     time.Duration `env:"RECEIVER_DEDUP_TTL" envDefault:"24h" usage:"how long IDs of delivered events are kept to drop replayed updates"`
-	SyncCommit   bool          `env:"RECEIVER_SYNC_COMMIT" envDefault:"false" usage:"true: the update handler waits for each commit (fsync) before gotd moves on; false: events and update state are group-committed in one transaction (as safe, much faster)"`
+	SyncCommit   bool          `env:"RECEIVER_SYNC_COMMIT" envDefault:"false" usage:"true: each update waits for the commit (fsync) of its events before gotd moves on and before delivery; false: events go to delivery at once and are group-committed with the update state, which never passes them on disk"`
 	TGRetry      time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
 
 	Driver      string        `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only) or stdout (JSON lines)"`
