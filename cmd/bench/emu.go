@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/tgbotsvc/tgbot/internal/benchutil"
@@ -72,4 +74,28 @@ func (e *emuClient) stats(ctx context.Context) (emuStats, error) {
 	var s emuStats
 	err := e.do(ctx, http.MethodGet, "/v1/stats", nil, &s)
 	return s, err
+}
+
+// rpcDiff lists the MTProto methods the emulator served between two stats,
+// busiest first.
+func rpcDiff(before, after emuStats) string {
+	type count struct {
+		method string
+		n      int
+	}
+	var counts []count
+	for m, n := range after.RPC {
+		if d := n - before.RPC[m]; d > 0 {
+			counts = append(counts, count{m, d})
+		}
+	}
+	if len(counts) == 0 {
+		return "none"
+	}
+	sort.Slice(counts, func(i, j int) bool { return counts[i].n > counts[j].n })
+	parts := make([]string, len(counts))
+	for i, c := range counts {
+		parts[i] = fmt.Sprintf("%s %d", c.method, c.n)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -54,6 +54,7 @@ func parseFlags(args []string, stdout io.Writer) (opts Options, exit bool, err e
 	fs.IntVar(&opts.N, "n", 0, "send_message calls per client kind (sender, bare)")
 	fs.IntVar(&opts.Concurrency, "c", 0, "concurrent clients for the send and push loads")
 	fs.IntVar(&opts.M, "m", 0, "user messages pushed for the receiver load")
+	fs.Float64Var(&opts.PacedRate, "paced-rate", 0, "messages/s of the receiver latency run (default: the goal, 2000)")
 	fs.IntVar(&opts.Bulk, "bulk", 0, "recipients of the bulk send")
 	fs.IntVar(&opts.BulkRate, "bulk-rate", 0, "R: messages/s the emulator allows and the sender is configured to")
 	fs.IntVar(&opts.DocMB, "doc-mb", 0, "size of the generated document, MiB")

@@ -21,8 +21,10 @@ type Options struct {
 	// N send_message calls per client kind, from Concurrency clients.
 	N           int
 	Concurrency int
-	// M user messages pushed for the receiver load.
-	M int
+	// M user messages pushed for the receiver load, twice: as fast as
+	// possible, then at PacedRate messages/s for the latency rows.
+	M         int
+	PacedRate float64
 	// Bulk recipients, sent at BulkRate messages/s.
 	Bulk     int
 	BulkRate int
@@ -73,6 +75,9 @@ func (o *Options) setDefaults() {
 	setInt(&o.DocMB, d.DocMB)
 	if o.Timeout <= 0 {
 		o.Timeout = d.Timeout
+	}
+	if o.PacedRate <= 0 {
+		o.PacedRate = goalEventsRate
 	}
 	if o.Profile == "" {
 		o.Profile = d.Profile

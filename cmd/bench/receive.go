@@ -19,6 +19,7 @@ type pushRun struct {
 	cpu       string
 	cpuFrom   cpuSample
 	cpuTo     cpuSample
+	rpcs      string // the MTProto calls the emulator served meanwhile
 }
 
 // pushAndWait makes users write m messages (text prefix i) from conc
@@ -31,8 +32,9 @@ func pushAndWait(ctx context.Context, st *stack, emu *emuClient, ds *downstream,
 		texts[i] = fmt.Sprintf("%s %d", prefix, i)
 	}
 	var firstSent atomic.Int64
-	c0 := st.cpuNow()
 	var r pushRun
+	before, errBefore := emu.stats(ctx)
+	c0 := st.cpuNow()
 	r.push = benchutil.RunPaced(ctx, m, conc, rate, loadTimeout, func(ctx context.Context, i int) error {
 		sent[i] = time.Now()
 		firstSent.CompareAndSwap(0, sent[i].UnixNano())
@@ -42,6 +44,9 @@ func pushAndWait(ctx context.Context, st *stack, emu *emuClient, ds *downstream,
 	r.missing = ds.waitAll(ctx, texts, deliveryTimeout)
 	r.cpuFrom, r.cpuTo = c0, st.cpuNow()
 	r.cpu = cpuUsage(r.cpuFrom, r.cpuTo)
+	if after, err := emu.stats(ctx); err == nil && errBefore == nil {
+		r.rpcs = rpcDiff(before, after)
+	}
 	var lat []time.Duration
 	var last time.Time
 	for i, t := range texts {
@@ -71,7 +76,7 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 	hc := benchutil.NewClient(1, 5*time.Second)
 	metrics := st.receiver.url() + "/metrics"
 	before, errBefore := benchutil.ScrapeHistogram(ctx, hc, metrics, hist)
-	paced := pushAndWait(ctx, st, emu, ds, users, "bench paced push", m, conc, goalEventsRate)
+	paced := pushAndWait(ctx, st, emu, ds, users, "bench paced push", m, conc, st.opts.PacedRate)
 	split := ""
 	if after, err := benchutil.ScrapeHistogram(ctx, hc, metrics, hist); err == nil && errBefore == nil {
 		split = fmt.Sprintf("of push to delivery, the receiver's commit to the outbox to delivery (%s) was p50 <= %s, p99 <= %s",
@@ -82,10 +87,10 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 	}
 	loadMemoryRow(res, st.receiver, "receive load", idle.receiver)
 	_, badSigs, badBody := ds.counters()
-	res.note("receiver, as fast as possible: %d pushes from %d goroutines at %.0f/s (control API); delivered %s. %s",
-		fast.push.N, conc, fast.push.Rate(), fast.delivered, fast.cpu)
-	res.note("receiver, paced at %.0f/s: %d pushes at %.0f/s; delivered %s. %s",
-		goalEventsRate, paced.push.N, paced.push.Rate(), paced.delivered, paced.cpu)
+	res.note("receiver, as fast as possible: %d pushes from %d goroutines at %.0f/s (control API); delivered %s. %s. Emulator RPCs: %s",
+		fast.push.N, conc, fast.push.Rate(), fast.delivered, fast.cpu, fast.rpcs)
+	res.note("receiver, paced at %.0f/s: %d pushes at %.0f/s; delivered %s. %s. Emulator RPCs: %s",
+		st.opts.PacedRate, paced.push.N, paced.push.Rate(), paced.delivered, paced.cpu, paced.rpcs)
 
 	res.table.Add(benchutil.Row{
 		Metric:   "receiver events/s, push to signed delivery",
