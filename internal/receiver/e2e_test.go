@@ -39,6 +39,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("CallbackQuery", s.testCallback)
 	t.Run("ReconnectFetchesMissedUpdates", s.testReconnect)
 	t.Run("NoSecretsInLogs", s.testNoSecretsInLogs)
+	t.Run("UserLogin", s.testUserLogin)
 	t.Run("Kill9", s.testKill9)
 }
 
