@@ -641,7 +641,7 @@ func (s *Store) Pending() ([]Record, error) {
 	return out, nil
 }
 
-// DeadLetters lists the dead letters, oldest ID first, at most limit
+// DeadLetters lists the dead letters sorted by event ID, at most limit
 // (0 = all).
 func (s *Store) DeadLetters(limit int) ([]Record, error) {
 	out := []Record{}
