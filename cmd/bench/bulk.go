@@ -54,6 +54,9 @@ func benchBulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, 
 		Compare:  fmt.Sprintf("%.3fx", factor),
 		Goal:     goal,
 		Status:   benchutil.Check(factor <= goalBulkFactor),
+		Note: fmt.Sprintf("%.0f/s on average against R=%d/s. With a token bucket of burst 1 (SENDER_RATE_BURST) sends are spaced 1/R "+
+			"apart and time lost to a pause (GC, waiting for a CPU on a busy machine, a slow reply with every worker busy) is "+
+			"never made up; %s", float64(b.job.Sent)/b.elapsed.Seconds(), rate, b.cpu),
 	})
 	res.table.Add(benchutil.Row{
 		Metric:   "bulk send FLOOD_WAITs issued by the emulator",
