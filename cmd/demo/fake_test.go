@@ -72,11 +72,15 @@ func TestDemoNamesTheFailingStep(t *testing.T) {
 	}
 
 	cfg := testConfig(t, bin)
-	cfg.StepTimeout = time.Second
+	cfg.StepTimeout = 2 * time.Second
 	var out syncBuffer
 	err = run(context.Background(), cfg, &out)
 	t.Logf("demo output:\n%s", out.String())
-	require.EqualError(t, err, `step 2 (user sends /familiarize, bot asks the name) failed: the bot did not answer (no success within 1s)`)
+	// The last attempt's own error varies with machine load (the bot's
+	// silence, or the chat read cut by the step deadline); the step is what
+	// must be named.
+	require.ErrorContains(t, err, `step 2 (user sends /familiarize, bot asks the name) failed: `)
+	require.ErrorContains(t, err, `(no success within 2s)`)
 	var se *stepError
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, 2, se.n)
