@@ -148,7 +148,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 func (g *Gateway) runOnce(ctx context.Context) error {
 	waiter := floodwait.NewSimpleWaiter().WithMaxRetries(g.cfg.FloodMaxRetries).WithMaxWait(g.cfg.FloodMaxWait)
-	client, err := tgclient.New(g.cfg.Telegram, tgclient.Options{
+	opts, err := tgclient.ClientOptions(g.cfg.Telegram, tgclient.Options{
 		SessionPath:   g.cfg.SessionPath,
 		Logger:        g.log.Named("mtproto"),
 		NoUpdates:     true,
@@ -166,6 +166,8 @@ func (g *Gateway) runOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("telegram client: %w", err)
 	}
+	opts.Logger = newLazyLogger(opts.Logger)
+	client := telegram.NewClient(g.cfg.Telegram.AppID, g.cfg.Telegram.AppHash, opts)
 	return client.Run(ctx, func(ctx context.Context) error {
 		self, err := tgclient.EnsureBotAuth(ctx, client, g.cfg.Telegram.BotToken)
 		if err != nil {
