@@ -9,11 +9,17 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/tgbotsvc/tgbot/internal/buildinfo"
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "-version" {
+		fmt.Println("healthcheck", buildinfo.String())
+		return
+	}
 	if len(os.Args) != 2 || os.Args[1] == "-h" || os.Args[1] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: healthcheck <url>   (exit 0 when the URL answers 2xx within 3s)")
+		fmt.Fprintln(os.Stderr, "usage: healthcheck <url> | -version   (exit 0 when the URL answers 2xx within 3s)")
 		os.Exit(2)
 	}
 	if err := check(os.Args[1], 3*time.Second); err != nil {
