@@ -154,6 +154,10 @@ func SendTarget(input bin.Encoder) (tg.InputPeerClass, bool) {
 // chat's own limits come first so that a send waiting for a busy chat does
 // not hold a slot of the global limit meanwhile.
 func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release func(), err error) {
+	e := l.entry(peer)
+	if e == nil && l.globalWin == nil && l.global.Limit() == rate.Inf {
+		return noRelease, nil // no limit applies: nothing to take or give back
+	}
 	var held []*window
 	release = func() {
 		now := time.Now()
@@ -182,7 +186,7 @@ func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release 
 		held = append(held, w)
 		return nil
 	}
-	if e := l.entry(peer); e != nil {
+	if e != nil {
 		if err := take("chat", e.chatWin, e.chat); err != nil {
 			release()
 			return nil, err
@@ -200,6 +204,8 @@ func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release 
 	}
 	return release, nil
 }
+
+func noRelease() {}
 
 // Wait is Acquire for callers that cannot report when the send is done: the
 // slots are given back at once.
@@ -233,9 +239,11 @@ func keyOf(peer tg.InputPeerClass) (chatKey, bool) {
 	return chatKey{}, false
 }
 
+// entry returns the buckets of peer's chat, nil when no per-chat or
+// per-group limit applies to it (then no bucket is kept for it either).
 func (l *Limiter) entry(peer tg.InputPeerClass) *entry {
 	k, ok := keyOf(peer)
-	if !ok {
+	if !ok || (l.cfg.PerChatPerSecond <= 0 && (k.kind == 'u' || l.cfg.GroupPerMinute <= 0)) {
 		return nil
 	}
 	now := l.now()

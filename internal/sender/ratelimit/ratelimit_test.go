@@ -44,6 +44,12 @@ func TestUnlimitedAndCancel(t *testing.T) {
 	l := New(Config{}, nil)
 	user := &tg.InputPeerUser{UserID: 1}
 	require.Less(t, waitN(t, l, user, user, user, user), 20*time.Millisecond)
+	require.Zero(t, l.Len(), "no buckets are kept when no limit applies")
+	groups := New(Config{GroupPerMinute: 60}, nil)
+	require.NoError(t, groups.Wait(context.Background(), user))
+	require.Zero(t, groups.Len(), "users have no group limit")
+	require.NoError(t, groups.Wait(context.Background(), &tg.InputPeerChat{ChatID: 1}))
+	require.Equal(t, 1, groups.Len(), "a group has its bucket without a per-chat limit")
 
 	slow := New(Config{GlobalPerSecond: 0.1}, nil)
 	require.NoError(t, slow.Wait(context.Background(), user))
