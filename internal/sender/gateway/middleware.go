@@ -28,7 +28,7 @@ func (g *Gateway) observe(next tg.Invoker) telegram.InvokeFunc {
 		method := methodName(input)
 		start := time.Now()
 		err := next.Invoke(ctx, input, output)
-		g.metrics.RPCDuration.WithLabelValues(method).Observe(time.Since(start).Seconds())
+		elapsed := time.Since(start)
 		code := "OK"
 		if err != nil {
 			code = "NETWORK"
@@ -38,7 +38,7 @@ func (g *Gateway) observe(next tg.Invoker) telegram.InvokeFunc {
 				code = "CANCELED"
 			}
 		}
-		g.metrics.RPCs.WithLabelValues(method, code).Inc()
+		g.metrics.ObserveRPC(method, code, elapsed.Seconds())
 		if d, ok := tgerr.AsFloodWait(err); ok {
 			g.metrics.FloodWaits.WithLabelValues(method).Inc()
 			g.metrics.FloodWaitSeconds.Add(d.Seconds())

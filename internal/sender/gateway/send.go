@@ -40,7 +40,7 @@ func (g *Gateway) Send(ctx context.Context, req send.Request, randomID int64) (s
 		if err != nil {
 			g.metrics.MessagesFailed.WithLabelValues(send.As(err).Code).Inc()
 		} else if !res.Duplicate {
-			g.metrics.MessagesSent.WithLabelValues(kind).Inc()
+			g.metrics.Sent(kind)
 		}
 	}
 	return res, err

@@ -28,6 +28,10 @@ type Metrics struct {
 	JobQueueDepth  prometheus.Gauge
 	JobsFinished   *prometheus.CounterVec // status
 	Ready          prometheus.Gauge
+
+	http series[httpKey, httpSeries]
+	rpc  series[rpcKey, rpcSeries]
+	sent series[string, prometheus.Counter]
 }
 
 // New builds and registers the collectors, plus the Go and process collectors.
