@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,7 +33,54 @@ var ErrNotFound = storage.ErrNotFound
 
 // Store is the sender's database.
 type Store struct {
-	db *storage.DB
+	db    *storage.DB
+	peers peerCache
+}
+
+// peerCache keeps peers read from the database, so that a send to a known
+// chat (every send_message looks its peer up) costs a map lookup instead of
+// a read transaction and a JSON decode. PutPeers drops the entries it
+// writes; gen makes a read that raced with such a write leave the cache
+// alone. It holds at most maxCachedPeers entries and starts over when full.
+type peerCache struct {
+	mu  sync.RWMutex
+	m   map[peerID]Peer
+	gen uint64
+}
+
+type peerID struct {
+	kind send.PeerKind
+	id   int64
+}
+
+const maxCachedPeers = 1 << 16
+
+func (c *peerCache) get(k peerID) (Peer, uint64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.m[k]
+	return p, c.gen, ok
+}
+
+func (c *peerCache) fill(k peerID, p Peer, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if c.m == nil || len(c.m) >= maxCachedPeers {
+		c.m = make(map[peerID]Peer)
+	}
+	c.m[k] = p
+}
+
+func (c *peerCache) drop(peers []Peer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, p := range peers {
+		delete(c.m, peerID{p.Kind, p.ID})
+	}
 }
 
 // Open opens (creating) the database at path.
@@ -69,6 +117,10 @@ func (s *Store) PutPeers(peers ...Peer) error {
 	if len(peers) == 0 {
 		return nil
 	}
+	// Dropped after the commit too: a read between the two drops may have
+	// cached the old value (its fill sees the new generation and gives up).
+	s.peers.drop(peers)
+	defer s.peers.drop(peers)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, p := range peers {
 			if err := storage.Put(tx, bucketPeers, peerKey(p.Kind, p.ID), p); err != nil {
@@ -86,10 +138,17 @@ func (s *Store) PutPeers(peers ...Peer) error {
 
 // Peer returns the stored peer or ErrNotFound.
 func (s *Store) Peer(kind send.PeerKind, id int64) (Peer, error) {
-	var p Peer
+	k := peerID{kind, id}
+	p, gen, ok := s.peers.get(k)
+	if ok {
+		return p, nil
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return storage.Get(tx, bucketPeers, peerKey(kind, id), &p)
 	})
+	if err == nil {
+		s.peers.fill(k, p, gen)
+	}
 	return p, err
 }
 
