@@ -50,15 +50,20 @@ type upload struct {
 	doc   *document
 }
 
+// streamedTotal is saveBigFilePart's file_total_parts while the size of a
+// streamed upload is not known yet; as with Telegram, the last part carries
+// the real count.
+const streamedTotal = -1
+
 func (s *Server) savePart(c *call, fileID int64, part, total int, data []byte, big bool) (bin.Encoder, error) {
 	switch {
 	case len(data) == 0:
 		return nil, tgerr.New(400, "FILE_PART_EMPTY")
 	case len(data) > maxPartSize:
 		return nil, tgerr.New(400, "FILE_PART_TOO_BIG")
-	case part < 0 || part >= maxParts || (big && part >= total):
+	case part < 0 || part >= maxParts || (big && total != streamedTotal && part >= total):
 		return nil, tgerr.New(400, "FILE_PART_INVALID")
-	case big && (total <= 0 || total > maxParts):
+	case big && total != streamedTotal && (total <= 0 || total > maxParts):
 		return nil, tgerr.New(400, "FILE_PARTS_INVALID")
 	}
 	s.mu.Lock()
@@ -74,7 +79,11 @@ func (s *Server) savePart(c *call, fileID int64, part, total int, data []byte, b
 		u = &upload{big: big, total: total, parts: map[int][]byte{}}
 		s.st.uploads[k] = u
 	}
-	if u.big != big || (big && u.total != total) {
+	if big && u.total == streamedTotal && total != streamedTotal {
+		// A streamed upload learns its size with its last part.
+		u.total = total
+	}
+	if u.big != big || (big && total != streamedTotal && u.total != total) {
 		return nil, tgerr.New(400, "FILE_PARTS_INVALID")
 	}
 	u.parts[part] = append([]byte(nil), data...)

@@ -157,3 +157,52 @@ func TestSendDocuments(t *testing.T) {
 	require.Equal(t, msgs[1].Document.ID, msgs[2].Document.ID)
 	require.Equal(t, "later.txt", msgs[4].Document.Name)
 }
+
+// TestStreamedUpload sends a big file whose size the client learns only at
+// its end: file_total_parts is -1 until the last part, as Telegram allows.
+// (gotd's own streaming mode, uploader.FromReader, races under -race in
+// v0.162.0, so the parts are saved by hand.)
+func TestStreamedUpload(t *testing.T) {
+	env := emutest.Start(t)
+	user, err := env.Server.CreateUser("Sam", "")
+	require.NoError(t, err)
+	// Small parts keep each request short on a loaded machine.
+	const part = 64 * 1024
+	data := randomBytes(t, 3*part+1000)
+	const fileID = 4242
+
+	botSession(t, env, func(ctx context.Context, api *tg.Client) {
+		parts := (len(data) + part - 1) / part
+		for i := 0; i < parts; i++ {
+			total := -1
+			if i == parts-1 {
+				total = parts
+			}
+			chunk := data[i*part : min((i+1)*part, len(data))]
+			ok, err := api.UploadSaveBigFilePart(ctx, &tg.UploadSaveBigFilePartRequest{
+				FileID: fileID, FilePart: i, FileTotalParts: total, Bytes: chunk,
+			})
+			require.NoError(t, err, "part %d", i)
+			require.True(t, ok)
+		}
+		res, err := api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
+			Peer:     &tg.InputPeerUser{UserID: user.ID, AccessHash: user.AccessHash},
+			Media:    &tg.InputMediaUploadedDocument{File: &tg.InputFileBig{ID: fileID, Parts: parts, Name: "stream.bin"}, MimeType: "application/octet-stream"},
+			RandomID: randomID.Add(1),
+		})
+		require.NoError(t, err)
+		_, doc := sentDocument(t, res)
+		require.Equal(t, int64(len(data)), doc.Size)
+
+		// A real total that contradicts the parts already counted is refused.
+		_, err = api.UploadSaveBigFilePart(ctx, &tg.UploadSaveBigFilePartRequest{FileID: fileID + 1, FilePart: 0, FileTotalParts: 2, Bytes: data[:part]})
+		require.NoError(t, err)
+		_, err = api.UploadSaveBigFilePart(ctx, &tg.UploadSaveBigFilePartRequest{FileID: fileID + 1, FilePart: 1, FileTotalParts: 3, Bytes: data[part : 2*part]})
+		requireRPCError(t, err, 400, "FILE_PARTS_INVALID")
+	})
+	msgs, err := env.Server.Messages(user.ID, env.BotID)
+	require.NoError(t, err)
+	require.NotEmpty(t, msgs)
+	sum := sha256.Sum256(data)
+	require.Equal(t, hex.EncodeToString(sum[:]), msgs[len(msgs)-1].Document.SHA256)
+}
