@@ -4,9 +4,14 @@
 // honoured, dead letters on a permanent error or when the attempts or the
 // age run out), in the spirit of alertmanager's notify/retry stage.
 //
-// An event that keeps failing holds up the later events of its own chat only:
-// each chat has its own goroutine while it has events, and the concurrency
-// limit applies to driver calls, not to the waits between them.
+// A fixed pool of Concurrency workers takes ready chats from one FIFO queue.
+// A chat is ready when it has events, no attempt in flight and no backoff
+// pending; a worker makes one attempt at the chat's first event and then
+// puts the chat back at the end of the queue if it has more, so chats take
+// turns. A chat whose attempt failed waits for its backoff on a timer, not on
+// a worker, and its timer queues it again: an event that keeps failing holds
+// up the later events of its own chat only, and 10,000 backed-up chats cost
+// 10,000 small queue entries, not 10,000 goroutines.
 //
 // Limitations:
 //   - Every undelivered event is held in memory (they are all in the outbox
@@ -40,7 +45,8 @@ type Config struct {
 	MaxBackoff     time.Duration
 	// MaxRetryAfter caps a Retry-After requested by the downstream [1 h].
 	MaxRetryAfter time.Duration
-	// Concurrency is how many driver calls run at once [64].
+	// Concurrency is how many driver calls run at once, the number of
+	// workers [64].
 	Concurrency int
 	// ShutdownGrace is how long in-flight calls may finish after the
 	// dispatcher is told to stop [5 s].
@@ -75,10 +81,82 @@ type Store interface {
 	Dead(r outbox.Record)
 }
 
-type chatQueue struct {
-	recs    []outbox.Record
-	running bool
+// chatState is where a chat is in its cycle; it changes under Dispatcher.mu.
+type chatState uint8
+
+const (
+	// chatIdle: not queued and nothing in flight (no events, or stopped).
+	chatIdle chatState = iota
+	// chatReady: in the ready queue, waiting for a worker.
+	chatReady
+	// chatBusy: a worker is making an attempt at its first event.
+	chatBusy
+	// chatBackoff: its first event failed; its timer queues it again.
+	chatBackoff
+)
+
+// chat is the ordered queue of one chat: recs[head:] wait, oldest first.
+type chat struct {
+	key   int64
+	recs  []outbox.Record
+	head  int
+	state chatState
+	timer *time.Timer // created on the first retry, reused after
 }
+
+func (q *chat) len() int { return len(q.recs) - q.head }
+
+func (q *chat) add(r outbox.Record) {
+	if q.head > 0 && len(q.recs) == cap(q.recs) {
+		// Slide the waiting records to the front rather than grow.
+		n := copy(q.recs, q.recs[q.head:])
+		clear(q.recs[n:])
+		q.recs, q.head = q.recs[:n], 0
+	}
+	q.recs = append(q.recs, r)
+}
+
+func (q *chat) pop() {
+	q.recs[q.head] = outbox.Record{}
+	q.head++
+	if q.head == len(q.recs) {
+		q.recs, q.head = q.recs[:0], 0
+	}
+}
+
+// ring is the FIFO of ready chats.
+type ring struct {
+	buf     []*chat
+	head, n int
+}
+
+func (r *ring) push(q *chat) {
+	if r.n == len(r.buf) {
+		buf := make([]*chat, max(16, 2*len(r.buf)))
+		for i := range r.n {
+			buf[i] = r.buf[(r.head+i)%len(r.buf)]
+		}
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = q
+	r.n++
+}
+
+func (r *ring) pop() *chat {
+	q := r.buf[r.head]
+	r.buf[r.head] = nil
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return q
+}
+
+const (
+	// maxFree chats are kept for reuse, so that a steady stream of events
+	// to distinct chats does not allocate a queue per event.
+	maxFree = 1024
+	// maxFreeRecs is the largest record array a reused chat keeps.
+	maxFreeRecs = 4
+)
 
 // Dispatcher delivers events per chat in order.
 type Dispatcher struct {
@@ -87,154 +165,227 @@ type Dispatcher struct {
 	store Store
 	m     *metrics.Metrics
 	log   *zap.Logger
-	sem   chan struct{}
 
-	mu      sync.Mutex
-	chats   map[int64]*chatQueue
-	runCtx  context.Context // set by Run
-	callCtx context.Context
-	wg      sync.WaitGroup
+	// Set by Run before the workers start, read-only after.
+	callCtx  context.Context
+	firstCtx context.Context // callCtx carrying attempt 1: no allocation per first attempt
+
+	mu       sync.Mutex
+	cond     sync.Cond // signalled when a chat is queued, or on stop
+	chats    map[int64]*chat
+	ready    ring
+	free     []*chat
+	stopping bool
+	wg       sync.WaitGroup
 }
 
 // New returns a dispatcher; call Run to start delivering.
 func New(cfg Config, drv driver.Driver, store Store, m *metrics.Metrics, log *zap.Logger) *Dispatcher {
 	cfg.setDefaults()
-	return &Dispatcher{
+	d := &Dispatcher{
 		cfg:   cfg,
 		drv:   drv,
 		store: store,
 		m:     m,
 		log:   log.Named("delivery"),
-		sem:   make(chan struct{}, cfg.Concurrency),
-		chats: map[int64]*chatQueue{},
+		chats: map[int64]*chat{},
 	}
+	d.cond.L = &d.mu
+	return d
 }
 
 // Push queues committed records (in sequence order). Safe for concurrent
-// use; it never blocks on delivery.
+// use; it never blocks on delivery. Records pushed before Run wait for it;
+// records pushed after Run stopped stay in memory (and in the outbox).
 func (d *Dispatcher) Push(recs []outbox.Record) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, r := range recs {
-		key := r.Event.ChatID()
+	for i := range recs {
+		key := recs[i].Event.ChatID()
 		q := d.chats[key]
 		if q == nil {
-			q = &chatQueue{}
+			q = d.newChatLocked(key)
 			d.chats[key] = q
 		}
-		q.recs = append(q.recs, r)
-		d.startLocked(key, q)
+		q.add(recs[i])
+		if q.state == chatIdle && !d.stopping {
+			d.readyLocked(q)
+			d.cond.Signal()
+		}
 	}
 }
 
-func (d *Dispatcher) startLocked(key int64, q *chatQueue) {
-	if q.running || d.runCtx == nil || d.runCtx.Err() != nil {
-		return
+func (d *Dispatcher) newChatLocked(key int64) *chat {
+	if n := len(d.free); n > 0 {
+		q := d.free[n-1]
+		d.free[n-1] = nil
+		d.free = d.free[:n-1]
+		q.key = key
+		return q
 	}
-	q.running = true
-	d.wg.Add(1)
-	go d.runChat(key, q)
+	return &chat{key: key}
+}
+
+// dropLocked forgets an empty chat and keeps it for reuse.
+func (d *Dispatcher) dropLocked(q *chat) {
+	delete(d.chats, q.key)
+	q.state = chatIdle
+	if len(d.free) < maxFree && cap(q.recs) <= maxFreeRecs {
+		d.free = append(d.free, q)
+	}
+}
+
+func (d *Dispatcher) readyLocked(q *chat) {
+	q.state = chatReady
+	d.ready.push(q)
 }
 
 // Run delivers until ctx is done, then lets in-flight driver calls finish
 // for up to ShutdownGrace and returns. Undelivered events stay in the
 // outbox for the next start.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
 	callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	d.mu.Lock()
-	d.runCtx, d.callCtx = ctx, callCtx
-	for key, q := range d.chats {
-		d.startLocked(key, q)
+	d.callCtx, d.firstCtx = callCtx, driver.WithAttempt(callCtx, 1)
+	d.wg.Add(d.cfg.Concurrency)
+	for range d.cfg.Concurrency {
+		go d.work()
 	}
-	d.mu.Unlock()
 
 	<-ctx.Done()
+	d.mu.Lock()
+	d.stopping = true
+	for _, q := range d.chats {
+		if q.state == chatBackoff {
+			q.timer.Stop()
+			q.state = chatIdle
+		}
+	}
+	d.cond.Broadcast()
+	d.mu.Unlock()
+
 	done := make(chan struct{})
 	go func() {
 		d.wg.Wait()
 		close(done)
 	}()
+	grace := time.NewTimer(d.cfg.ShutdownGrace)
+	defer grace.Stop()
 	select {
 	case <-done:
-	case <-time.After(d.cfg.ShutdownGrace):
+	case <-grace.C:
 		cancel()
 		<-done
 	}
 	return nil
 }
 
-func (d *Dispatcher) runChat(key int64, q *chatQueue) {
+// work is one worker: it takes the next ready chat, makes one attempt at
+// its first event, and settles the chat, until the dispatcher stops.
+func (d *Dispatcher) work() {
 	defer d.wg.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for {
-		d.mu.Lock()
-		if len(q.recs) == 0 || d.runCtx.Err() != nil {
-			q.running = false
-			if len(q.recs) == 0 {
-				delete(d.chats, key)
-			}
-			d.mu.Unlock()
+		for d.ready.n == 0 && !d.stopping {
+			d.cond.Wait()
+		}
+		if d.stopping {
 			return
 		}
-		rec := q.recs[0]
+		q := d.ready.pop()
+		q.state = chatBusy
+		rec := q.recs[q.head]
 		d.mu.Unlock()
 
-		if !d.deliver(rec) {
-			d.mu.Lock()
-			q.running = false
-			d.mu.Unlock()
-			return
-		}
+		res, wait := d.attempt(&rec)
+
 		d.mu.Lock()
-		q.recs[0] = outbox.Record{}
-		q.recs = q.recs[1:]
-		d.mu.Unlock()
+		switch res {
+		case attemptDone:
+			q.pop()
+		case attemptRetry:
+			q.recs[q.head] = rec // attempts and last error, for the next try
+		}
+		switch {
+		case q.len() == 0:
+			d.dropLocked(q)
+		case d.stopping:
+			q.state = chatIdle
+		case res == attemptRetry:
+			q.state = chatBackoff
+			if q.timer == nil {
+				q.timer = time.AfterFunc(wait, func() { d.wake(q) })
+			} else {
+				q.timer.Reset(wait)
+			}
+		default:
+			// To the back of the queue: chats with many events take turns
+			// with the others.
+			d.readyLocked(q)
+		}
 	}
 }
 
-// deliver is the retry stage: it returns true once rec was delivered or
-// dead-lettered, false when stopped first.
-func (d *Dispatcher) deliver(rec outbox.Record) bool {
-	log := d.log.With(zap.String("event_id", rec.Event.ID), zap.Int64("chat_id", rec.Event.ChatID()))
-	for {
-		attempt := rec.Attempts + 1
-		select {
-		case d.sem <- struct{}{}:
-		case <-d.runCtx.Done():
-			return false
-		}
-		start := time.Now()
-		err := d.drv.Deliver(driver.WithAttempt(d.callCtx, attempt), rec.Event)
-		<-d.sem
-		d.m.AttemptLatency.Observe(time.Since(start).Seconds())
-		if err == nil {
-			d.store.Ack(rec.Event.ID)
-			d.m.Delivered.Inc()
-			d.m.DeliveryLatency.Observe(time.Since(rec.Enqueued).Seconds())
-			return true
-		}
-		if d.callCtx.Err() != nil {
-			return false
-		}
-		rec.Attempts, rec.LastError = attempt, err.Error()
-		if reason := d.deadReason(rec, err); reason != "" {
-			log.Warn("event dead-lettered", zap.String("reason", reason), zap.Int("attempts", attempt), zap.Error(err))
-			d.store.Dead(rec)
-			d.m.DeadLettered.Inc()
-			return true
-		}
-		d.store.Update(rec)
-		d.m.Retried.Inc()
-		wait := d.backoff(attempt, err)
-		log.Info("delivery failed, will retry", zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-d.runCtx.Done():
-			t.Stop()
-			return false
-		}
+// wake queues a chat whose backoff is over.
+func (d *Dispatcher) wake(q *chat) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping || q.state != chatBackoff {
+		return
 	}
+	d.readyLocked(q)
+	d.cond.Signal()
+}
+
+type attemptResult uint8
+
+const (
+	// attemptDone: delivered or dead-lettered; the chat moves on.
+	attemptDone attemptResult = iota
+	// attemptRetry: failed; try again after the returned wait.
+	attemptRetry
+	// attemptStopped: cut short by the shutdown; left as it was.
+	attemptStopped
+)
+
+// attempt is the retry stage for one driver call at rec, which it updates
+// (attempts, last error) when the call failed.
+func (d *Dispatcher) attempt(rec *outbox.Record) (attemptResult, time.Duration) {
+	attempt := rec.Attempts + 1
+	ctx := d.firstCtx
+	if attempt > 1 {
+		ctx = driver.WithAttempt(d.callCtx, attempt)
+	}
+	start := time.Now()
+	err := d.drv.Deliver(ctx, rec.Event)
+	d.m.AttemptLatency.Observe(time.Since(start).Seconds())
+	if err == nil {
+		d.store.Ack(rec.Event.ID)
+		d.m.Delivered.Inc()
+		d.m.DeliveryLatency.Observe(time.Since(rec.Enqueued).Seconds())
+		return attemptDone, 0
+	}
+	if d.callCtx.Err() != nil {
+		return attemptStopped, 0
+	}
+	rec.Attempts, rec.LastError = attempt, err.Error()
+	if reason := d.deadReason(*rec, err); reason != "" {
+		d.log.Warn("event dead-lettered", zap.String("event_id", rec.Event.ID), zap.Int64("chat_id", rec.Event.ChatID()),
+			zap.String("reason", reason), zap.Int("attempts", attempt), zap.Error(err))
+		d.store.Dead(*rec)
+		d.m.DeadLettered.Inc()
+		return attemptDone, 0
+	}
+	d.store.Update(*rec)
+	d.m.Retried.Inc()
+	wait := d.backoff(attempt, err)
+	d.log.Info("delivery failed, will retry", zap.String("event_id", rec.Event.ID), zap.Int64("chat_id", rec.Event.ChatID()),
+		zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
+	return attemptRetry, wait
 }
 
 func (d *Dispatcher) deadReason(rec outbox.Record, err error) string {
