@@ -16,8 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/buildinfo"
-	"github.com/tgbotsvc/tgbot/internal/config"
-	"github.com/tgbotsvc/tgbot/internal/logging"
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 )
 
@@ -48,11 +46,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := config.Load[receiver.Config]()
-	if err != nil {
-		return err
-	}
-	log, closeLog, err := logging.New(cfg.Log)
+	cfg, log, closeLog, err := buildinfo.Setup[receiver.Config]("receiver", nil)
 	if err != nil {
 		return err
 	}
@@ -65,7 +59,6 @@ func run() error {
 		return receiver.Login(ctx, cfg, log, os.Stdin, os.Stdout)
 	}
 
-	log.Info("configuration", config.Fields(&cfg)...)
 	svc, err := receiver.New(cfg, log)
 	if err != nil {
 		log.Error("start", zap.Error(err))

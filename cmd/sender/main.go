@@ -9,11 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"go.uber.org/zap"
-
 	"github.com/tgbotsvc/tgbot/internal/buildinfo"
-	"github.com/tgbotsvc/tgbot/internal/config"
-	"github.com/tgbotsvc/tgbot/internal/logging"
 	"github.com/tgbotsvc/tgbot/internal/sender"
 )
 
@@ -25,17 +21,12 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := config.Load[sender.Config]()
-	if err != nil {
-		return err
-	}
-	log, closeLog, err := logging.New(cfg.Log)
+	cfg, log, closeLog, err := buildinfo.Setup[sender.Config]("sender", nil)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	log.Info("starting sender", append([]zap.Field{zap.String("version", buildinfo.String())}, config.Fields(&cfg)...)...)
-	svc, err := sender.New(cfg, log.Named("sender"))
+	svc, err := sender.New(cfg, log)
 	if err != nil {
 		return err
 	}

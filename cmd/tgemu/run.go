@@ -11,8 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tgbotsvc/tgbot/internal/buildinfo"
 	"github.com/tgbotsvc/tgbot/internal/config"
-	"github.com/tgbotsvc/tgbot/internal/logging"
 	"github.com/tgbotsvc/tgbot/internal/tgemu"
 )
 
@@ -93,17 +93,11 @@ func (c *Config) emulatorConfig(log *zap.Logger) tgemu.Config {
 // environment when nil), prints its addresses on stdout, and serves until
 // ctx ends. ready, when set, is called once it serves (tests).
 func run(ctx context.Context, vars map[string]string, stdout io.Writer, ready func(*tgemu.Server)) error {
-	cfg, err := config.LoadFrom[Config](vars)
-	if err != nil {
-		return err
-	}
-	log, closeLog, err := logging.New(cfg.Log)
+	cfg, log, closeLog, err := buildinfo.Setup[Config]("tgemu", vars)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	log = log.Named("tgemu")
-	log.Info("starting", config.Fields(&cfg)...)
 
 	srv, err := tgemu.New(cfg.emulatorConfig(log))
 	if err != nil {

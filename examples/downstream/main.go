@@ -30,7 +30,6 @@ import (
 	"github.com/tgbotsvc/tgbot/examples/downstream/webhook"
 	"github.com/tgbotsvc/tgbot/internal/buildinfo"
 	"github.com/tgbotsvc/tgbot/internal/config"
-	"github.com/tgbotsvc/tgbot/internal/logging"
 )
 
 // Config is the downstream's environment.
@@ -69,17 +68,11 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cfg, err := config.Load[Config]()
-	if err != nil {
-		return err
-	}
-	log, closeLog, err := logging.New(cfg.Log)
+	cfg, log, closeLog, err := buildinfo.Setup[Config]("downstream", nil)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	log = log.Named("downstream")
-	log.Info("starting", append([]zap.Field{zap.String("version", buildinfo.String())}, config.Fields(&cfg)...)...)
 
 	var replier Replier
 	if cfg.SenderURL != "" {

@@ -106,3 +106,7 @@ func (d *DataDir) Validate() error {
 	}
 	return nil
 }
+
+// LogSettings returns the logging part of a binary's configuration; it is
+// promoted to every config struct that embeds Log.
+func (l Log) LogSettings() Log { return l }
