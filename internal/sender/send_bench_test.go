@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -31,9 +32,9 @@ import (
 // sending the same messages to the same emulator, in the same run. Both
 // use 4 goroutines per GOMAXPROCS (16 on 4 cores: the cmd/bench load), each
 // message to one of SENDER_BENCH_USERS (default 1000) users who wrote to
-// the bot. Besides ns/op it reports the process CPU per message (emulator
-// included on both sides, plus the HTTP client on the sender's) and, at
-// the end, sender msg/s over bare msg/s.
+// the bot. Besides ns/op it reports the latency percentiles, the process
+// CPU per message (emulator included on both sides, plus the HTTP client on
+// the sender's) and, at the end, sender msg/s over bare msg/s.
 //
 //	go test -run x -bench SendMessage -benchtime 3000x ./internal/sender/
 func BenchmarkSendMessage(b *testing.B) {
@@ -68,15 +69,19 @@ func runParallelSends(b *testing.B, send func(context.Context, tgemu.User, int64
 	var failed atomic.Int64
 	b.SetParallelism(4)
 	b.ReportAllocs()
+	lat := make([]time.Duration, b.N)
+	var done atomic.Int64
 	cpu0 := processCPU()
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := sendSeq.Add(1) // random_ids stay unique across runs
+			t0 := time.Now()
 			if err := send(ctx, users[int(i)%len(users)], i); err != nil && failed.Add(1) == 1 {
 				b.Error(err)
 			}
+			lat[done.Add(1)-1] = time.Since(t0)
 		}
 	})
 	elapsed := time.Since(start)
@@ -84,6 +89,9 @@ func runParallelSends(b *testing.B, send func(context.Context, tgemu.User, int64
 	cpu := processCPU() - cpu0
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msg/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	return float64(elapsed.Nanoseconds()) / float64(b.N)
 }
 
