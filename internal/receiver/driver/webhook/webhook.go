@@ -25,11 +25,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -64,11 +66,30 @@ type Config struct {
 // Driver is the HTTP driver.
 type Driver struct {
 	cfg     Config
+	url     *url.URL
 	key     []byte
 	safeURL string
 	client  *http.Client
-	log     *zap.Logger
+	log     *zap.Logger // carries the redacted URL
+	// static are the headers of every request, keys canonical. Requests
+	// share their value slices, which nothing writes to.
+	static  http.Header
+	signers sync.Pool // of *signer
 }
+
+// signer is an HMAC and a scratch buffer, reused across deliveries.
+type signer struct {
+	mac hash.Hash
+	buf []byte
+}
+
+// Canonical forms of the Standard Webhooks headers, set without
+// http.Header.Set canonicalising (and allocating) them on every request.
+var (
+	canonicalID        = http.CanonicalHeaderKey(HeaderID)
+	canonicalTimestamp = http.CanonicalHeaderKey(HeaderTimestamp)
+	canonicalSignature = http.CanonicalHeaderKey(HeaderSignature)
+)
 
 // New validates cfg and returns the driver.
 func New(cfg Config, log *zap.Logger) (*Driver, error) {
@@ -92,7 +113,19 @@ func New(cfg Config, log *zap.Logger) (*Driver, error) {
 		tr.MaxIdleConnsPerHost = 256
 		client = &http.Client{Transport: tr}
 	}
-	return &Driver{cfg: cfg, key: key, safeURL: RedactURL(cfg.URL), client: client, log: log.Named("driver.http")}, nil
+	static := http.Header{}
+	static.Set("Content-Type", "application/json")
+	static.Set("User-Agent", "tgbot-receiver")
+	for k, v := range cfg.Headers {
+		static.Set(k, v)
+	}
+	safeURL := RedactURL(cfg.URL)
+	d := &Driver{
+		cfg: cfg, url: u, key: key, safeURL: safeURL, client: client, static: static,
+		log: log.Named("driver.http").With(zap.String("url", safeURL)),
+	}
+	d.signers.New = func() any { return &signer{mac: hmac.New(sha256.New, key)} }
+	return d, nil
 }
 
 // ParseSecret returns the HMAC key of a secret: the base64-decoded part of
@@ -110,13 +143,24 @@ func ParseSecret(s string) ([]byte, error) {
 
 // Sign returns the webhook-signature value for a message.
 func Sign(key []byte, id string, ts int64, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id))
-	mac.Write([]byte{'.'})
-	mac.Write([]byte(strconv.FormatInt(ts, 10)))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return (&signer{mac: hmac.New(sha256.New, key)}).sign(id, ts, body)
+}
+
+// sign is Sign with the signer's HMAC; it allocates only the result.
+func (s *signer) sign(id string, ts int64, body []byte) string {
+	s.mac.Reset()
+	b := append(s.buf[:0], id...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, '.')
+	s.mac.Write(b)
+	s.mac.Write(body)
+	sum := s.mac.Sum(b[:0])
+	n := len(sum)
+	b = append(sum, "v1,"...)
+	b = base64.StdEncoding.AppendEncode(b, sum[:n])
+	s.buf = b
+	return string(b[n:])
 }
 
 // Verify checks the Standard Webhooks headers of a request body against
@@ -140,7 +184,8 @@ func Verify(key []byte, h http.Header, body []byte, now time.Time, tolerance tim
 	return errors.New("no matching signature")
 }
 
-// Deliver implements driver.Driver.
+// Deliver implements driver.Driver. Every request and response is logged
+// (at info: event, attempt, status, latency; at debug: the bodies).
 func (d *Driver) Deliver(ctx context.Context, ev event.Event) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -148,26 +193,39 @@ func (d *Driver) Deliver(ctx context.Context, ev event.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return driver.Permanent(fmt.Errorf("build request: %s", RedactError(err)))
-	}
 	ts := d.cfg.Now().Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "tgbot-receiver")
-	for k, v := range d.cfg.Headers {
-		req.Header.Set(k, v)
+	// The header map and the per-request values in one slice: a few
+	// allocations per request instead of one per header.
+	h := make(http.Header, len(d.static)+3)
+	for k, v := range d.static {
+		h[k] = v
 	}
-	req.Header.Set(HeaderID, ev.ID)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	vals := make([]string, 3)
+	vals[0], vals[1] = ev.ID, strconv.FormatInt(ts, 10)
+	h[canonicalID], h[canonicalTimestamp] = vals[0:1:1], vals[1:2:2]
 	if len(d.key) > 0 {
-		req.Header.Set(HeaderSignature, Sign(d.key, ev.ID, ts, body))
+		s := d.signers.Get().(*signer)
+		vals[2] = s.sign(ev.ID, ts, body)
+		d.signers.Put(s)
+		h[canonicalSignature] = vals[2:3:3]
 	}
+	// What http.NewRequestWithContext builds, without parsing the URL again.
+	req := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           d.url,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          newBody(body),
+		GetBody:       func() (io.ReadCloser, error) { return newBody(body), nil },
+		ContentLength: int64(len(body)),
+		Host:          d.url.Host,
+	}).WithContext(ctx)
 
 	attempt := driver.Attempt(ctx)
-	log := d.log.With(zap.String("event_id", ev.ID), zap.Int("attempt", attempt), zap.String("url", d.safeURL))
-	if ce := log.Check(zap.DebugLevel, "request body"); ce != nil {
-		ce.Write(zap.ByteString("body", body))
+	if ce := d.log.Check(zap.DebugLevel, "request body"); ce != nil {
+		ce.Write(zap.String("event_id", ev.ID), zap.Int("attempt", attempt), zap.ByteString("body", body))
 	}
 	start := time.Now()
 	resp, err := d.client.Do(req)
@@ -176,17 +234,36 @@ func (d *Driver) Deliver(ctx context.Context, ev event.Event) error {
 		// url.Error repeats the URL, credentials included: log and return
 		// only the redacted form.
 		msg := RedactError(err)
-		log.Warn("delivery failed", zap.Duration("latency", latency), zap.String("error", msg))
+		d.log.Warn("delivery failed", zap.String("event_id", ev.ID), zap.Int("attempt", attempt),
+			zap.Duration("latency", latency), zap.String("error", msg))
 		return fmt.Errorf("post %s: %s", d.safeURL, msg)
 	}
 	defer resp.Body.Close()
-	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	log.Info("delivery", zap.Int("status", resp.StatusCode), zap.Duration("latency", latency))
-	if ce := log.Check(zap.DebugLevel, "response body"); ce != nil {
-		ce.Write(zap.ByteString("body", respBody))
+	d.log.Info("delivery", zap.String("event_id", ev.ID), zap.Int("attempt", attempt),
+		zap.Int("status", resp.StatusCode), zap.Duration("latency", latency))
+	// Read (up to 4 KiB of) the response so that the connection is reused;
+	// keep it only when it is logged.
+	lr := &io.LimitedReader{R: resp.Body, N: 4096}
+	if ce := d.log.Check(zap.DebugLevel, "response body"); ce != nil {
+		respBody, _ := io.ReadAll(lr)
+		ce.Write(zap.String("event_id", ev.ID), zap.Int("attempt", attempt), zap.ByteString("body", respBody))
+	} else {
+		_, _ = io.Copy(io.Discard, lr)
 	}
 	return Classify(resp.StatusCode, resp.Header.Get("Retry-After"), d.cfg.Now())
 }
+
+// bodyReader is a request body over bytes: a bytes.Reader that closes.
+type bodyReader struct{ bytes.Reader }
+
+func newBody(b []byte) *bodyReader {
+	r := &bodyReader{}
+	r.Reset(b)
+	return r
+}
+
+// Close implements io.Closer.
+func (*bodyReader) Close() error { return nil }
 
 // Classify turns a response status into nil (delivered), a retryable error
 // (with the delay of a Retry-After header, seconds or HTTP date) or a

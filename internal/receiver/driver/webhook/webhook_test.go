@@ -2,15 +2,22 @@ package webhook
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver"
@@ -124,4 +131,73 @@ func TestNewRejectsBadURL(t *testing.T) {
 	_, err := New(Config{URL: "ftp://user:pw@x"}, zaptest.NewLogger(t))
 	require.ErrorContains(t, err, "DRIVER_HTTP_URL")
 	require.NotContains(t, err.Error(), "pw")
+}
+
+// BenchmarkDeliver is one signed delivery to a local server answering 204,
+// logged at info as in production (to io.Discard).
+func BenchmarkDeliver(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.InfoLevel))
+	d, err := New(Config{URL: srv.URL + "/hook", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Headers: map[string]string{"X-Api-Key": "abc"}}, log)
+	require.NoError(b, err)
+	ev := event.Event{ID: "1:m5", Type: event.TypeMessage, Date: 1700000000, BotID: 1,
+		Chat:    &event.Chat{ID: 9, Type: event.ChatPrivate},
+		From:    &event.User{ID: 9, FirstName: "Ann"},
+		Message: &event.Message{ID: 5, Text: "hello"}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Deliver(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Deliveries share HMACs, scratch buffers and header values: concurrent
+// ones must each still carry their own valid signature and headers.
+func TestDeliverConcurrentSignatures(t *testing.T) {
+	key := []byte("k")
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev event.Event
+		if Verify(key, r.Header, body, time.Now(), time.Minute) != nil || json.Unmarshal(body, &ev) != nil ||
+			ev.ID != r.Header.Get(HeaderID) || r.Header.Get("X-Api-Key") != "abc" || r.Header.Get("Content-Type") != "application/json" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		seen[ev.ID] = true
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	d, err := New(Config{URL: srv.URL, Secret: "k", Headers: map[string]string{"x-api-key": "abc"}}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+
+	const workers, each = 8, 25
+	errs := make(chan error, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("%d:m%d", w, i)
+				errs <- d.Deliver(context.Background(), event.Event{ID: id, Type: event.TypeMessage,
+					Message: &event.Message{ID: i, Text: strings.Repeat("x", i*w)}})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, seen, workers*each)
+	// And the pooled signer gives what Sign gives.
+	require.Equal(t, Sign(key, "a", 1, []byte("b")), (&signer{mac: hmac.New(sha256.New, key)}).sign("a", 1, []byte("b")))
 }
