@@ -117,6 +117,12 @@ func TestLearnerStoresAccessHashes(t *testing.T) {
 	})
 	l.observe(&tg.Updates{Users: []tg.UserClass{&tg.User{ID: 10, AccessHash: 111}}}) // known: not queued again
 	require.Len(t, l.pending, 2)
+	l.observe(&tg.Updates{ // a known user next to a new channel: only the channel is queued
+		Users: []tg.UserClass{&tg.User{ID: 10, AccessHash: 111}},
+		Chats: []tg.ChatClass{&tg.Channel{ID: 21, AccessHash: 223}},
+	})
+	require.Len(t, l.pending, 3)
+	require.Equal(t, int64(21), l.pending[2].ID)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	l.run(ctx, time.Hour) // flushes on the way out

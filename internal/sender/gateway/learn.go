@@ -42,10 +42,12 @@ func (l *learner) observe(u tg.UpdatesClass) {
 	default:
 		return
 	}
-	peers := learn(users, chats)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, p := range peers {
+	if !l.anyNewLocked(users, chats) {
+		return // the usual case: nothing to build
+	}
+	for _, p := range learn(users, chats) {
 		if p.AccessHash == 0 || p.Kind == send.PeerChat {
 			continue
 		}
@@ -55,6 +57,22 @@ func (l *learner) observe(u tg.UpdatesClass) {
 			l.pending = append(l.pending, p)
 		}
 	}
+}
+
+// anyNewLocked reports whether users or chats hold a peer with an access
+// hash that is not known yet.
+func (l *learner) anyNewLocked(users []tg.UserClass, chats []tg.ChatClass) bool {
+	for _, u := range users {
+		if u, ok := u.(*tg.User); ok && u.AccessHash != 0 && !l.known[send.JoinChatID(send.PeerUser, u.ID)] {
+			return true
+		}
+	}
+	for _, c := range chats {
+		if c, ok := c.(*tg.Channel); ok && c.AccessHash != 0 && !l.known[send.JoinChatID(send.PeerChannel, c.ID)] {
+			return true
+		}
+	}
+	return false
 }
 
 // run commits queued peers every interval until ctx ends, then once more.

@@ -39,6 +39,9 @@ func (g *Gateway) observe(next tg.Invoker) telegram.InvokeFunc {
 			}
 		}
 		g.metrics.ObserveRPC(method, code, elapsed.Seconds())
+		if err == nil {
+			return nil // tgerr's lookups allocate even for a nil error
+		}
 		if d, ok := tgerr.AsFloodWait(err); ok {
 			g.metrics.FloodWaits.WithLabelValues(method).Inc()
 			g.metrics.FloodWaitSeconds.Add(d.Seconds())

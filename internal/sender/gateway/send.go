@@ -93,7 +93,7 @@ func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeer
 			RandomID:    randomID,
 		})
 	}
-	if tgerr.Is(err, "RANDOM_ID_DUPLICATE") {
+	if err != nil && tgerr.Is(err, "RANDOM_ID_DUPLICATE") {
 		return send.Result{ChatID: chatID, Duplicate: true}, nil
 	}
 	if err != nil {
