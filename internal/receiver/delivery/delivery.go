@@ -156,6 +156,10 @@ const (
 	maxFree = 1024
 	// maxFreeRecs is the largest record array a reused chat keeps.
 	maxFreeRecs = 4
+	// bigBacklog chats waiting at once make the chat index and the ready
+	// queue worth replacing once they are empty again: Go maps never
+	// shrink, and the ready queue only grows.
+	bigBacklog = 4096
 )
 
 // Dispatcher delivers events per chat in order.
@@ -175,6 +179,7 @@ type Dispatcher struct {
 	chats    map[int64]*chat
 	ready    ring
 	free     []*chat
+	big      bool // more than bigBacklog chats since the index was last empty
 	stopping bool
 	wg       sync.WaitGroup
 }
@@ -206,6 +211,7 @@ func (d *Dispatcher) Push(recs []outbox.Record) {
 		if q == nil {
 			q = d.newChatLocked(key)
 			d.chats[key] = q
+			d.big = d.big || len(d.chats) > bigBacklog
 		}
 		q.add(recs[i])
 		if q.state == chatIdle && !d.stopping {
@@ -226,12 +232,17 @@ func (d *Dispatcher) newChatLocked(key int64) *chat {
 	return &chat{key: key}
 }
 
-// dropLocked forgets an empty chat and keeps it for reuse.
+// dropLocked forgets an empty chat and keeps it for reuse. When the last
+// chat of a big backlog goes, the index and the ready queue sized for it go
+// too (every ready chat is in the index, so the queue is empty as well).
 func (d *Dispatcher) dropLocked(q *chat) {
 	delete(d.chats, q.key)
 	q.state = chatIdle
 	if len(d.free) < maxFree && cap(q.recs) <= maxFreeRecs {
 		d.free = append(d.free, q)
+	}
+	if len(d.chats) == 0 && d.big {
+		d.chats, d.ready, d.big = map[int64]*chat{}, ring{}, false
 	}
 }
 

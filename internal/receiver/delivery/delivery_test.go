@@ -209,6 +209,15 @@ func TestBackedUpChatsDoNotCostGoroutines(t *testing.T) {
 	close(release)
 	require.Eventually(t, func() bool { return st.acked.Load() == chats }, 30*time.Second, 5*time.Millisecond)
 	require.Less(t, runtime.NumGoroutine()-before, concurrency+20)
+
+	// Drained, the dispatcher lets go of what it grew for the backlog.
+	require.Eventually(t, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.chats) == 0 && len(d.ready.buf) == 0
+	}, 5*time.Second, time.Millisecond)
+	d.Push([]outbox.Record{rec(chats+1, 1)})
+	require.Eventually(t, func() bool { return st.acked.Load() == chats+1 }, 5*time.Second, time.Millisecond)
 }
 
 func TestChatInBackoffHoldsNoWorker(t *testing.T) {
