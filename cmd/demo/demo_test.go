@@ -1,36 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 	"github.com/tgbotsvc/tgbot/internal/config"
 )
-
-// syncBuffer is a bytes.Buffer safe for the demo's writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testConfig(t *testing.T, binDir string) Config {
 	// Ports 0: every service on a free loopback port.
@@ -45,7 +26,7 @@ func testConfig(t *testing.T, binDir string) Config {
 }
 
 func TestDemoNeedsTheBinaries(t *testing.T) {
-	err := run(context.Background(), testConfig(t, t.TempDir()), &syncBuffer{})
+	err := run(context.Background(), testConfig(t, t.TempDir()), &benchutil.Buffer{})
 	require.ErrorContains(t, err, "start tgemu")
 	require.ErrorContains(t, err, "make build")
 }
@@ -71,7 +52,7 @@ func TestPickPortsReplacesBusyPorts(t *testing.T) {
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
 
-	var out syncBuffer
+	var out benchutil.Buffer
 	ports, err := pickPorts(&out, []namedPort{{"busy one", busyPort}, {"any", 0}, {"any too", 0}})
 	require.NoError(t, err)
 	require.Len(t, ports, 3)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 )
 
 // buildServices builds the binaries the demo runs into dir, with the flags of
@@ -40,7 +42,7 @@ func TestDemoOnce(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	var out syncBuffer
+	var out benchutil.Buffer
 	start := time.Now()
 	err := run(ctx, testConfig(t, bin), &out)
 	t.Logf("demo output (%s):\n%s", time.Since(start).Round(time.Millisecond), out.String())

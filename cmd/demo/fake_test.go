@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 )
 
 // fakeAddrVar is, for each service, the variable with its listen address.
@@ -73,7 +75,7 @@ func TestDemoNamesTheFailingStep(t *testing.T) {
 
 	cfg := testConfig(t, bin)
 	cfg.StepTimeout = 2 * time.Second
-	var out syncBuffer
+	var out benchutil.Buffer
 	err = run(context.Background(), cfg, &out)
 	t.Logf("demo output:\n%s", out.String())
 	// The last attempt's own error varies with machine load (the bot's

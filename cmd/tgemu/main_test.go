@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 	"github.com/tgbotsvc/tgbot/internal/buildinfo"
 	"github.com/tgbotsvc/tgbot/internal/config"
 	"github.com/tgbotsvc/tgbot/internal/tgemu"
@@ -65,24 +65,6 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the run goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunServesAndStops(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{
@@ -97,7 +79,7 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out benchutil.Buffer
 	ready := make(chan *tgemu.Server, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, vars, &out, func(s *tgemu.Server) { ready <- s }) }()

@@ -1,14 +1,12 @@
 package receiver_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tgbotsvc/tgbot/internal/benchutil"
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
 	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
@@ -343,25 +342,6 @@ func (s *suite) testReconnect(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Sync() error { return nil }
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Debug logs of a whole run (start, delivery with bodies, retries, admin)
 // contain no secret.
 func (s *suite) testNoSecretsInLogs(t *testing.T) {
@@ -375,7 +355,7 @@ func (s *suite) testNoSecretsInLogs(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	var logs lockedBuffer
+	var logs benchutil.Buffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zap.DebugLevel))
 	cfg := testConfig(env, s.dataDir(t), strings.Replace(down.srv.URL, "http://", "http://user:urlpassword@", 1)+"/events?token=querysecret")
 	cfg.HTTPAPIKey = "apikeysecret"
