@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tgbotsvc/tgbot/api"
+	consumer "github.com/tgbotsvc/tgbot/examples/downstream/webhook"
 	"github.com/tgbotsvc/tgbot/internal/config"
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver/webhook"
@@ -57,7 +58,7 @@ func newDownstream(t *testing.T) *downstream {
 
 func (d *downstream) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	if err := webhook.Verify(d.key, r.Header, body, time.Now(), 5*time.Minute); err != nil {
+	if _, err := consumer.Verify(string(d.key), r.Header, body, time.Now(), 5*time.Minute); err != nil {
 		d.mu.Lock()
 		d.bad++
 		d.mu.Unlock()

@@ -163,27 +163,6 @@ func (s *signer) sign(id string, ts int64, body []byte) string {
 	return string(b[n:])
 }
 
-// Verify checks the Standard Webhooks headers of a request body against
-// key, accepting timestamps within tolerance of now. It is what a consumer
-// in Go does, and what the tests do.
-func Verify(key []byte, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
-	id, tsStr := h.Get(HeaderID), h.Get(HeaderTimestamp)
-	ts, err := strconv.ParseInt(tsStr, 10, 64)
-	if id == "" || err != nil {
-		return errors.New("missing or bad webhook-id / webhook-timestamp")
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return errors.New("timestamp outside tolerance")
-	}
-	want := Sign(key, id, ts, body)
-	for _, sig := range strings.Fields(h.Get(HeaderSignature)) {
-		if hmac.Equal([]byte(sig), []byte(want)) {
-			return nil
-		}
-	}
-	return errors.New("no matching signature")
-}
-
 // Deliver implements driver.Driver. Every request and response is logged
 // (at info: event, attempt, status, latency; at debug: the bodies).
 func (d *Driver) Deliver(ctx context.Context, ev event.Event) error {
