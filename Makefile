@@ -9,10 +9,12 @@ LDFLAGS := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/inter
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN_DIR)/staticcheck
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(GOBIN_DIR)/golangci-lint
 BINARIES := receiver sender tgemu
 EXTRA_BINARIES := $(patsubst cmd/%/,%,$(filter-out $(addprefix cmd/,$(addsuffix /,$(BINARIES))),$(wildcard cmd/*/)))
 
-.PHONY: all help build test unit lint vet fmt tools demo bench clean compose-check
+.PHONY: all help build test test-short unit lint vet fmt tools demo bench clean compose-check
 
 all: build
 
@@ -26,19 +28,24 @@ build: ## build bin/receiver, bin/sender, bin/tgemu (and the other tools in cmd/
 test: tools vet lint compose-check ## vet, lint, validate compose files, and run every test with -race
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+test-short: ## the quick edit-test loop: go test -short -race, without the tests that build binaries or run whole process stacks
+	$(GO) test -short -race -count=1 -timeout 5m ./...
+
 unit: ## go test -race without the linters
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 vet: ## go vet
 	$(GO) vet ./...
 
-lint: tools ## staticcheck
-	$(STATICCHECK) ./...
+lint: tools ## golangci-lint (.golangci.yml: staticcheck, govet, errcheck, unused, gocyclo, gochecknoinits)
+	$(GOLANGCI_LINT) run ./...
 
 fmt: ## gofmt the tree
 	gofmt -s -w $$(git ls-files '*.go')
 
-tools: ## install the linter (pinned) if missing
+tools: ## install the linters (pinned versions) if missing
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 compose-check: ## validate the compose files (docker-compose v1 when installed; go test ./deployments always)

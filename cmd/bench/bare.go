@@ -18,15 +18,7 @@ import (
 // emulator: the floor any gateway overhead is measured against. Its session
 // is kept in the work dir, so only the first use logs in.
 func (st *stack) withBareClient(ctx context.Context, fn func(ctx context.Context, api *tg.Client) error) error {
-	cfg := config.Telegram{
-		AppID:         1,
-		AppHash:       "emulator",
-		BotToken:      st.botToken,
-		DCAddr:        st.emuMT,
-		DCID:          2,
-		PublicKeyFile: st.pubKey,
-	}
-	client, err := tgclient.New(cfg, tgclient.Options{
+	client, err := tgclient.New(emulatorTelegram(st.botToken, st.emuMT, st.pubKey), tgclient.Options{
 		SessionPath: tgclient.SessionFile(filepath.Join(st.work, "bare"), "bare"),
 		NoUpdates:   true,
 	})
@@ -39,6 +31,19 @@ func (st *stack) withBareClient(ctx context.Context, fn func(ctx context.Context
 		}
 		return fn(ctx, client.API())
 	})
+}
+
+// emulatorTelegram is the Telegram config of a plain client of the emulator
+// at dcAddr, logged in as the bot.
+func emulatorTelegram(botToken, dcAddr, publicKeyFile string) config.Telegram {
+	return config.Telegram{
+		AppID:         1,
+		AppHash:       "emulator",
+		BotToken:      botToken,
+		DCAddr:        dcAddr,
+		DCID:          2,
+		PublicKeyFile: publicKeyFile,
+	}
 }
 
 // randomID is a send's random_id, Telegram's duplicate guard.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -86,13 +86,13 @@ func TestDownstreamVerifiesAndRecords(t *testing.T) {
 }
 
 func TestToProfile(t *testing.T) {
-	var tb benchutil.Table
-	tb.Add(benchutil.Row{Metric: "send_message msg/s, sender vs bare client", Status: benchutil.Miss})
-	tb.Add(benchutil.Row{Metric: "receiver peak RSS under receive load (now)", Status: benchutil.Miss})
-	tb.Add(benchutil.Row{Metric: "receiver events/s, push to signed delivery", Status: benchutil.Pass})
+	var tb procrun.Table
+	tb.Add(procrun.Row{Metric: "send_message msg/s, sender vs bare client", Status: procrun.Miss})
+	tb.Add(procrun.Row{Metric: "receiver peak RSS under receive load (now)", Status: procrun.Miss})
+	tb.Add(procrun.Row{Metric: "receiver events/s, push to signed delivery", Status: procrun.Pass})
 	require.Equal(t, []string{"send"}, toProfile("auto", &tb))
 	require.Equal(t, []string{"send", "receive"}, toProfile("always", &tb))
 	require.Empty(t, toProfile("never", &tb))
-	tb.Add(benchutil.Row{Metric: "receiver push to delivery p99", Status: benchutil.Miss})
+	tb.Add(procrun.Row{Metric: "receiver push to delivery p99", Status: procrun.Miss})
 	require.Equal(t, []string{"send", "receive"}, toProfile("auto", &tb))
 }

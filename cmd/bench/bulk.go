@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // jobStatus is the part of GET /api_v1/jobs/{id} the bench reads.
@@ -47,31 +47,31 @@ func benchBulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, 
 	}
 	res.note("bulk job at R=%d/s: %s", rate, b)
 	factor := b.elapsed.Seconds() / ideal.Seconds()
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   metric,
 		Measured: fmtD(b.elapsed),
 		Baseline: fmtD(ideal) + " ideal",
 		Compare:  fmt.Sprintf("%.3fx", factor),
 		Goal:     goal,
-		Status:   benchutil.Check(factor <= goalBulkFactor),
+		Status:   procrun.Check(factor <= goalBulkFactor),
 		Note: fmt.Sprintf("%.0f/s on average against R=%d/s. With a token bucket of burst 1 (SENDER_RATE_BURST) sends are spaced 1/R "+
 			"apart and time lost to a pause (GC, waiting for a CPU on a busy machine, a slow reply with every worker busy) is "+
 			"never made up; %s", float64(b.job.Sent)/b.elapsed.Seconds(), rate, b.cpu),
 	})
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   "bulk send FLOOD_WAITs issued by the emulator",
 		Measured: fmt.Sprint(b.floods),
 		Goal:     "0",
-		Status:   benchutil.Check(b.floods == 0),
+		Status:   procrun.Check(b.floods == 0),
 		Note: "the emulator counts a 1 s sliding window of exactly R sends; token-bucket sends leave the sender " +
 			"1/R apart but reach the emulator with jitter, so any bunching puts R+1 in some window",
 	})
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   fmt.Sprintf("bulk send recipients failed (of %d)", n),
 		Measured: fmt.Sprint(b.job.Failed),
 		Baseline: fmt.Sprintf("%d sent", b.job.Sent),
 		Goal:     "0",
-		Status:   benchutil.Check(b.job.Failed == 0 && b.job.Sent == n),
+		Status:   procrun.Check(b.job.Failed == 0 && b.job.Sent == n),
 	})
 	if b.floods == 0 {
 		return
@@ -83,12 +83,12 @@ func benchBulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, 
 		return
 	}
 	res.note("bulk job with the sender at %d/s (emulator still at %d/s): %s", margin, rate, m)
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   fmt.Sprintf("bulk diagnostic: sender at 0.98R=%d/s, FLOOD_WAITs", margin),
 		Measured: fmt.Sprint(m.floods),
 		Baseline: fmt.Sprintf("%d at R", b.floods),
 		Compare:  fmt.Sprintf("completion %.3fx ideal", m.elapsed.Seconds()/ideal.Seconds()),
-		Status:   benchutil.Info,
+		Status:   procrun.Info,
 	})
 }
 
@@ -129,13 +129,13 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, sende
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	hc := benchutil.NewClient(2, 30*time.Second)
+	hc := procrun.NewClient(2, 30*time.Second)
 	base := st.sender.url() + "/api_v1"
 	ideal := time.Duration(float64(len(users)) / float64(senderRate) * float64(time.Second))
 	c0 := st.cpuNow()
 	start := time.Now()
 	in := map[string]any{"chat_ids": ids, "text": "bench bulk message", "async": true}
-	if err := benchutil.DoJSON(ctx, hc, http.MethodPost, base+"/send_multiple_message", st.apiToken, in, &b.job); err != nil {
+	if err := procrun.DoJSON(ctx, hc, http.MethodPost, base+"/send_multiple_message", st.apiToken, in, &b.job); err != nil {
 		return b, fmt.Errorf("send_multiple_message: %w", err)
 	}
 	if b.job.ID == "" {
@@ -151,7 +151,7 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, sende
 			return b, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
-		if err := benchutil.DoJSON(ctx, hc, http.MethodGet, base+"/jobs/"+b.job.ID+"?limit=0", st.apiToken, nil, &b.job); err != nil {
+		if err := procrun.DoJSON(ctx, hc, http.MethodGet, base+"/jobs/"+b.job.ID+"?limit=0", st.apiToken, nil, &b.job); err != nil {
 			return b, fmt.Errorf("job status: %w", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tgbotsvc/tgbot/examples/downstream/webhook"
@@ -20,6 +21,9 @@ type downstream struct {
 	secret string
 	srv    *http.Server
 	ln     net.Listener
+
+	down    atomic.Bool  // answer 503 to every delivery (an outage)
+	failBot atomic.Int64 // answer 503 to the events of this bot (0: none)
 
 	mu       sync.Mutex
 	arrivals map[string]arrival // by message text
@@ -61,6 +65,7 @@ func (d *downstream) close() error {
 // eventBody is the part of the receiver's event the bench needs.
 type eventBody struct {
 	ID      string `json:"id"`
+	BotID   int64  `json:"bot_id"`
 	Type    string `json:"type"`
 	Message *struct {
 		ID   int    `json:"id"`
@@ -70,6 +75,10 @@ type eventBody struct {
 
 func (d *downstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
+	if d.down.Load() {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		http.Error(w, "read", http.StatusBadRequest)
@@ -88,6 +97,10 @@ func (d *downstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.badBody++
 		d.mu.Unlock()
 		http.Error(w, "bad json", http.StatusBadRequest)
+		return
+	}
+	if f := d.failBot.Load(); f != 0 && ev.BotID == f {
+		http.Error(w, "down for this bot", http.StatusServiceUnavailable)
 		return
 	}
 	d.mu.Lock()

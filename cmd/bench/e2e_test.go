@@ -13,12 +13,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // buildBinaries builds the services into a temp dir, as `make build` would.
 func buildBinaries(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binaries and runs them as processes (go test -short skips it)")
+	}
 	dir := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
 		"github.com/tgbotsvc/tgbot/cmd/tgemu",
@@ -39,7 +42,7 @@ func TestQuickRun(t *testing.T) {
 	t.Logf("binaries built in %s", time.Since(start).Round(time.Millisecond))
 	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	var stdout bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	opts := Options{BinDir: bin, Out: out, WorkDir: t.TempDir(), Quick: true}
 	start = time.Now()
@@ -58,10 +61,14 @@ func TestQuickRun(t *testing.T) {
 		"receiver events lost",
 		"receiver peak RSS under receive load",
 		"receiver catch-up after a restart",
+		"receiver peak RSS, ",
 		"sender peak RSS under send load",
 		"send_message msg/s",
 		"send_message p50 latency",
 		"send_message p99 latency",
+		"send_message msg/s, sender vs minimal Go HTTP gateway",
+		"send_message p50 latency, sender vs minimal gateway",
+		"send_message p99 latency, sender vs minimal gateway",
 		"send_message errors",
 		"bulk send to",
 		"bulk send FLOOD_WAITs",
@@ -69,10 +76,14 @@ func TestQuickRun(t *testing.T) {
 		"create_document",
 		"sender peak RSS growth during create_document",
 		"sender peak RSS, large document over small",
+		"10 bots in one receiver: ready after a restart",
+		"10 bots in one receiver: RSS per extra bot",
+		"10 bots in one receiver: events/s over all bots",
+		"quiet bot p99 delivery while another has",
 	}
 	number := regexp.MustCompile(`[0-9]`)
 	for _, want := range wantRows {
-		var found *benchutil.Row
+		var found *procrun.Row
 		for i := range table.Rows {
 			if strings.HasPrefix(table.Rows[i].Metric, want) {
 				found = &table.Rows[i]
@@ -80,7 +91,7 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 		require.NotNil(t, found, "row %q missing; output:\n%s", want, stdout.String())
-		require.NotEqual(t, benchutil.Failed, found.Status, "row %q: %s", want, found.Note)
+		require.NotEqual(t, procrun.Failed, found.Status, "row %q: %s", want, found.Note)
 		require.Regexp(t, number, found.Measured, "row %q has no number", want)
 	}
 
@@ -92,7 +103,8 @@ func TestQuickRun(t *testing.T) {
 }
 
 // TestProfileLoads records the in-process CPU profiles of small send and
-// receive loads and checks each component shows up with its own code.
+// receive loads (the send load also through the minimal gateway) and checks
+// each component shows up with its own code.
 func TestProfileLoads(t *testing.T) {
 	opts := Options{Quick: true, N: 100, M: 100, WorkDir: t.TempDir()}
 	opts.setDefaults()
@@ -104,9 +116,12 @@ func TestProfileLoads(t *testing.T) {
 	profiles, err := profileLoads(ctx, st, []string{"send", "receive"})
 	require.NoError(t, err)
 	t.Logf("profiled in %s", time.Since(start).Round(time.Millisecond))
-	require.Len(t, profiles, 2)
-	send, recv := profiles[0], profiles[1]
+	require.Len(t, profiles, 3)
+	send, mini, recv := profiles[0], profiles[1], profiles[2]
 	require.Contains(t, send.load, "100 ok, 0 errors")
+	require.Contains(t, mini.load, "minimal Go HTTP gateway")
+	require.Contains(t, mini.load, "100 ok, 0 errors")
+	require.Contains(t, mini.top[minimalGatewayName], "tagfocus=proc=minimal-gateway")
 	require.Contains(t, recv.load, "0 not delivered")
 	require.Contains(t, send.top["sender"], "tagfocus=proc=sender")
 	require.Contains(t, recv.top["receiver"], "tagfocus=proc=receiver")

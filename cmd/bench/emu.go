@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // emuClient speaks the emulator's control API.
@@ -40,13 +40,13 @@ type emuStats struct {
 }
 
 func (e *emuClient) do(ctx context.Context, method, path string, in, out any) error {
-	return benchutil.DoJSON(ctx, e.c, method, e.base+path, "", in, out)
+	return procrun.DoJSON(ctx, e.c, method, e.base+path, "", in, out)
 }
 
 // createUsers creates n users from conc goroutines.
 func (e *emuClient) createUsers(ctx context.Context, n, conc int) ([]emuUser, error) {
 	users := make([]emuUser, n)
-	sum := benchutil.Run(ctx, n, conc, 2*time.Minute, func(ctx context.Context, i int) error {
+	sum := procrun.Run(ctx, n, conc, 2*time.Minute, func(ctx context.Context, i int) error {
 		in := map[string]string{"first_name": fmt.Sprintf("User%d", i), "username": fmt.Sprintf("bench_user_%d", i)}
 		return e.do(ctx, http.MethodPost, "/v1/users", in, &users[i])
 	})

@@ -23,7 +23,24 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if isMinimalGateway(os.Args[1:]) {
+		mainMinimalGateway(ctx, os.Args[2:])
+		return
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// mainMinimalGateway runs the minimal gateway baseline (see minigw.go) until
+// SIGTERM.
+func mainMinimalGateway(ctx context.Context, args []string) {
+	c, err := parseMinimalGateway(args)
+	if err == nil {
+		err = runMinimalGateway(ctx, c)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -58,6 +75,8 @@ func parseFlags(args []string, stdout io.Writer) (opts Options, exit bool, err e
 	fs.IntVar(&opts.Bulk, "bulk", 0, "recipients of the bulk send")
 	fs.IntVar(&opts.BulkRate, "bulk-rate", 0, "R: messages/s the emulator allows and the sender is configured to")
 	fs.IntVar(&opts.DocMB, "doc-mb", 0, "size of the generated document, MiB")
+	fs.IntVar(&opts.Bots, "bots", 0, "bots served by one receiver in the many-bots run (100; -quick 10)")
+	fs.IntVar(&opts.Outage, "outage", 0, "messages written while the downstream is down (1000000 for the 1M-event run; its own time bound applies)")
 	fs.DurationVar(&opts.Timeout, "timeout", 0, "bound on the whole run")
 	fs.StringVar(&opts.Profile, "profile", "", `CPU profiles of the send and receive loads, in-process: "auto" (when a goal is missed; the default), "always" or "never" (-quick default)`)
 	fs.Usage = func() {

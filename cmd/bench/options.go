@@ -30,6 +30,11 @@ type Options struct {
 	BulkRate int
 	// DocMB is the size of the generated document.
 	DocMB int
+	// Outage is how many messages users write while the downstream is
+	// down (the receiver's memory during a long outage).
+	Outage int
+	// Bots is how many bots one receiver serves in the many-bots run.
+	Bots int
 	// Timeout bounds the whole run.
 	Timeout time.Duration
 	// Profile is when to record CPU profiles of the send and receive loads
@@ -37,20 +42,20 @@ type Options struct {
 	Profile string
 }
 
-// DefaultOptions are the sizes of a full run (quick=false: under 5 minutes
+// DefaultOptions are the sizes of a full run (quick=false: under 6 minutes
 // on 2 cores) or of a -quick run (a few seconds of load, for tests).
 func DefaultOptions(quick bool) Options {
 	if quick {
 		return Options{
 			BinDir: "bin", LogLevel: "warn",
-			N: 300, Concurrency: 8, M: 300, Bulk: 200, BulkRate: 200, DocMB: 12,
-			Timeout: 90 * time.Second, Profile: "never",
+			N: 300, Concurrency: 8, M: 300, Bulk: 200, BulkRate: 200, DocMB: 12, Outage: 1000, Bots: 10,
+			Timeout: 150 * time.Second, Profile: "never",
 		}
 	}
 	return Options{
 		BinDir: "bin", LogLevel: "info",
-		N: 10000, Concurrency: 16, M: 10000, Bulk: 10000, BulkRate: 1000, DocMB: 50,
-		Timeout: 4*time.Minute + 30*time.Second, Profile: "auto",
+		N: 10000, Concurrency: 16, M: 10000, Bulk: 10000, BulkRate: 1000, DocMB: 50, Outage: 100000, Bots: 100,
+		Timeout: 6 * time.Minute, Profile: "auto",
 	}
 }
 
@@ -73,6 +78,8 @@ func (o *Options) setDefaults() {
 	setInt(&o.Bulk, d.Bulk)
 	setInt(&o.BulkRate, d.BulkRate)
 	setInt(&o.DocMB, d.DocMB)
+	setInt(&o.Outage, d.Outage)
+	setInt(&o.Bots, d.Bots)
 	if o.Timeout <= 0 {
 		o.Timeout = d.Timeout
 	}

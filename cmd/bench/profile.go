@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,17 +16,18 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
 	"github.com/tgbotsvc/tgbot/internal/config"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/sender"
+	"github.com/tgbotsvc/tgbot/internal/tgclient"
 	"github.com/tgbotsvc/tgbot/internal/tgemu"
 )
 
 // The services serve no pprof endpoint, so a missed throughput goal is
 // explained by running the same load again with the emulator, the service
 // and the load generator inside this process, under one CPU profile. pprof
-// labels (proc=tgemu|sender|receiver) are inherited by every goroutine a
+// labels (proc=tgemu|sender|receiver|minimal-gateway) are inherited by every goroutine a
 // component starts, so `go tool pprof -tagfocus proc=sender` shows the
 // sender's share alone, and unlabelled samples are the load generator.
 
@@ -186,18 +188,40 @@ func (ip *inproc) startSender(ctx context.Context, st *stack) (string, error) {
 	return "http://" + svc.Addr(), nil
 }
 
+// startMinimalGateway runs the minimal gateway in-process, labelled
+// minimal-gateway, with the access hashes of users; it returns its URL.
+func (ip *inproc) startMinimalGateway(ctx context.Context, st *stack, users []tgemu.User) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("in-process %s: %w", minimalGatewayName, err)
+	}
+	addr := ln.Addr().String()
+	peers := make(map[int64]int64, len(users))
+	for _, u := range users {
+		peers[u.ID] = u.AccessHash
+	}
+	tgc := ip.emu.ClientConfig(ip.dir)
+	tgc.BotToken = st.botToken
+	session := tgclient.SessionFile(filepath.Join(ip.dir, minimalGatewayName), minimalGatewayName)
+	run := func(ctx context.Context) error { return serveMinimalGateway(ctx, tgc, session, peers, ln) }
+	if err := ip.startService(ctx, minimalGatewayName, run, func() string { return addr }); err != nil {
+		return "", err
+	}
+	return "http://" + addr, nil
+}
+
 // hotPaths limits the cumulative view to the code that explains a cost:
-// ours, gotd, the HTTP stack, logging, metrics, storage, JSON, syscalls.
-const hotPaths = `tgbotsvc|gotd|go-chi|zap|bbolt|prometheus|net/http\.|encoding/json|^syscall\.`
+// ours (the minimal gateway is package main), gotd, the HTTP stack, logging, metrics, storage, JSON, syscalls.
+const hotPaths = `tgbotsvc|^main\.|gotd|go-chi|zap|bbolt|prometheus|net/http\.|encoding/json|^syscall\.`
 
 // profileTop renders one component of a profile: the heaviest call paths
 // (cumulative, our code and its libraries only) and the heaviest functions.
 func profileTop(ctx context.Context, path, filter string) (string, error) {
-	cum, err := benchutil.PprofTop(ctx, path, 16, filter, "-cum", "-show="+hotPaths)
+	cum, err := procrun.PprofTop(ctx, path, 16, filter, "-cum", "-show="+hotPaths)
 	if err != nil {
 		return "", err
 	}
-	flat, err := benchutil.PprofTop(ctx, path, 8, filter)
+	flat, err := procrun.PprofTop(ctx, path, 8, filter)
 	if err != nil {
 		return "", err
 	}
@@ -234,7 +258,7 @@ func profileLoads(ctx context.Context, st *stack, which []string) ([]profiled, e
 	}
 	// Pushes go through the control API over HTTP, as in the process run:
 	// its handlers run in goroutines the emulator started, so labelled tgemu.
-	emu := &emuClient{base: "http://" + ip.emu.HTTPAddr(), c: benchutil.NewClient(st.opts.Concurrency*2, 10*time.Second), botID: st.botID()}
+	emu := &emuClient{base: "http://" + ip.emu.HTTPAddr(), c: procrun.NewClient(st.opts.Concurrency*2, 10*time.Second), botID: st.botID()}
 	push := func(ctx context.Context, i int, prefix string) (string, error) {
 		text := fmt.Sprintf("%s %d", prefix, i)
 		_, err := emu.push(ctx, users[i%n].ID, text)
@@ -250,9 +274,29 @@ func profileLoads(ctx context.Context, st *stack, which []string) ([]profiled, e
 	if err != nil {
 		return nil, err
 	}
+	var loads []string
+	var gatewayURL string
+	for _, w := range which {
+		loads = append(loads, w)
+		if w == "send" {
+			// The same load through the minimal gateway, profiled apart:
+			// what the sender spends that it does not.
+			loads = append(loads, "send-minimal")
+			if gatewayURL, err = ip.startMinimalGateway(ctx, st, users); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sendLoad := func(url, token string) procrun.Summary {
+		hc := procrun.NewClient(st.opts.Concurrency, 30*time.Second)
+		return procrun.Run(ctx, n, st.opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
+			in := map[string]any{"chat_id": users[i].ID, "text": fmt.Sprintf("profile send %d", i)}
+			return procrun.DoJSON(ctx, hc, http.MethodPost, url, token, in, nil)
+		})
+	}
 
 	var out []profiled
-	for _, w := range which {
+	for _, w := range loads {
 		p := profiled{name: w, path: filepath.Join(dir, w+".prof")}
 		f, err := os.Create(p.path)
 		if err != nil {
@@ -265,15 +309,14 @@ func profileLoads(ctx context.Context, st *stack, which []string) ([]profiled, e
 		start := time.Now()
 		switch w {
 		case "send":
-			hc := benchutil.NewClient(st.opts.Concurrency, 30*time.Second)
-			sum := benchutil.Run(ctx, n, st.opts.Concurrency, loadTimeout, func(ctx context.Context, i int) error {
-				in := map[string]any{"chat_id": users[i].ID, "text": fmt.Sprintf("profile send %d", i)}
-				return benchutil.DoJSON(ctx, hc, http.MethodPost, senderURL+"/api_v1/send_message", st.apiToken, in, nil)
-			})
+			sum := sendLoad(senderURL+"/api_v1/send_message", st.apiToken)
 			p.load = fmt.Sprintf("%d send_message calls through the REST API from %d clients: %s", n, st.opts.Concurrency, sum)
+		case "send-minimal":
+			sum := sendLoad(gatewayURL+"/send_message", "")
+			p.load = fmt.Sprintf("the same %d send_message calls through the minimal Go HTTP gateway from %d clients: %s", n, st.opts.Concurrency, sum)
 		case "receive":
 			texts := make([]string, n)
-			sum := benchutil.Run(ctx, n, st.opts.Concurrency*2, loadTimeout, func(ctx context.Context, i int) error {
+			sum := procrun.Run(ctx, n, st.opts.Concurrency*2, loadTimeout, func(ctx context.Context, i int) error {
 				var err error
 				texts[i], err = push(ctx, i, "profile push")
 				return err
@@ -291,8 +334,11 @@ func profileLoads(ctx context.Context, st *stack, which []string) ([]profiled, e
 	for i := range out {
 		out[i].top = map[string]string{}
 		components := []string{"tgemu", "sender"}
-		if out[i].name == "receive" {
+		switch out[i].name {
+		case "receive":
 			components = []string{"tgemu", "receiver"}
+		case "send-minimal":
+			components = []string{"tgemu", minimalGatewayName}
 		}
 		for _, c := range components {
 			top, err := profileTop(ctx, out[i].path, "-tagfocus="+profileLabel+"="+c)

@@ -8,14 +8,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // pushRun is one batch of user messages and what became of them.
 type pushRun struct {
-	push      benchutil.Summary // the control API calls
-	delivered benchutil.Summary // push to delivery; Rate is over the whole batch
-	missing   int               // not delivered within deliveryTimeout
+	push      procrun.Summary // the control API calls
+	delivered procrun.Summary // push to delivery; Rate is over the whole batch
+	missing   int             // not delivered within deliveryTimeout
 	cpu       string
 	cpuFrom   cpuSample
 	cpuTo     cpuSample
@@ -35,7 +35,7 @@ func pushAndWait(ctx context.Context, st *stack, emu *emuClient, ds *downstream,
 	var r pushRun
 	before, errBefore := emu.stats(ctx)
 	c0 := st.cpuNow()
-	r.push = benchutil.RunPaced(ctx, m, conc, rate, loadTimeout, func(ctx context.Context, i int) error {
+	r.push = procrun.RunPaced(ctx, m, conc, rate, loadTimeout, func(ctx context.Context, i int) error {
 		sent[i] = time.Now()
 		firstSent.CompareAndSwap(0, sent[i].UnixNano())
 		_, err := emu.push(ctx, users[i%len(users)].ID, texts[i])
@@ -59,7 +59,7 @@ func pushAndWait(ctx context.Context, st *stack, emu *emuClient, ds *downstream,
 			last = a.at
 		}
 	}
-	r.delivered = benchutil.Summarize(lat, r.missing, nil, last.Sub(time.Unix(0, firstSent.Load())))
+	r.delivered = procrun.Summarize(lat, r.missing, nil, last.Sub(time.Unix(0, firstSent.Load())))
 	return r
 }
 
@@ -73,12 +73,12 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 	// The receiver's own histogram splits the paced latency: commit to the
 	// outbox -> delivered is the receiver's; the rest is push -> commit.
 	const hist = "receiver_delivery_latency_seconds"
-	hc := benchutil.NewClient(1, 5*time.Second)
+	hc := procrun.NewClient(1, 5*time.Second)
 	metrics := st.receiver.url() + "/metrics"
-	before, errBefore := benchutil.ScrapeHistogram(ctx, hc, metrics, hist)
+	before, errBefore := procrun.ScrapeHistogram(ctx, hc, metrics, hist)
 	paced := pushAndWait(ctx, st, emu, ds, users, "bench paced push", m, conc, st.opts.PacedRate)
 	split := ""
-	if after, err := benchutil.ScrapeHistogram(ctx, hc, metrics, hist); err == nil && errBefore == nil {
+	if after, err := procrun.ScrapeHistogram(ctx, hc, metrics, hist); err == nil && errBefore == nil {
 		split = fmt.Sprintf("of push to delivery, the receiver's commit to the outbox to delivery (%s) was p50 <= %s, p99 <= %s",
 			hist, fmtSeconds(after.Quantile(before, 0.5)), fmtSeconds(after.Quantile(before, 0.99)))
 		res.note("receiver, paced: %s", split)
@@ -92,13 +92,13 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 	res.note("receiver, paced at %.0f/s: %d pushes at %.0f/s; delivered %s. %s. Emulator RPCs: %s",
 		st.opts.PacedRate, paced.push.N, paced.push.Rate(), paced.delivered, paced.cpu, paced.rpcs)
 
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   "receiver events/s, push to signed delivery",
 		Measured: fmt.Sprintf("%.0f/s", fast.delivered.Rate()),
 		Baseline: fmt.Sprintf("%.0f/s", fast.push.Rate()),
 		Compare:  "push rate (emulator)",
 		Goal:     fmt.Sprintf(">= %.0f/s", goalEventsRate),
-		Status:   benchutil.Check(fast.delivered.Rate() >= goalEventsRate),
+		Status:   procrun.Check(fast.delivered.Rate() >= goalEventsRate),
 		Note: fmt.Sprintf("the rate cannot exceed the emulator's push rate (baseline column). CPU per event: %s, %d µs in all "+
 			"(bench = pushing through the control API and the downstream), which caps the rate at %.0f/s on %d cores; see the receive profile",
 			cpuPerCall(fast.cpuFrom, fast.cpuTo, fast.delivered.N, "receiver", "tgemu", "bench"),
@@ -106,19 +106,19 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 			float64(runtime.NumCPU())/max(cpuTotalPerCall(fast.cpuFrom, fast.cpuTo, fast.delivered.N).Seconds(), 1e-9), runtime.NumCPU()),
 	})
 	offered := fmt.Sprintf("at %.0f/s offered", paced.push.Rate())
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   "receiver push to delivery p50",
 		Measured: fmtD(paced.delivered.P50),
 		Compare:  offered,
-		Status:   benchutil.Info,
+		Status:   procrun.Info,
 	})
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   "receiver push to delivery p99",
 		Measured: fmtD(paced.delivered.P99),
 		Baseline: fmtD(fast.delivered.P99),
 		Compare:  offered + "; baseline: as fast as possible",
 		Goal:     "< " + fmtD(goalEventsP99),
-		Status:   benchutil.Check(paced.delivered.N > 0 && paced.delivered.P99 < goalEventsP99),
+		Status:   procrun.Check(paced.delivered.N > 0 && paced.delivered.P99 < goalEventsP99),
 		Note: fmt.Sprintf("%s; meanwhile the bench's processes kept %.0f%% of the %d cores busy (%s), "+
 			"so events also waited for a CPU", split, 100*busy(paced.cpuFrom, paced.cpuTo), runtime.NumCPU(), paced.cpu),
 	})
@@ -128,12 +128,12 @@ func benchReceiver(ctx context.Context, emu *emuClient, ds *downstream, st *stac
 	if note == "" {
 		note = errNote(paced.push)
 	}
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   fmt.Sprintf("receiver events lost or late > %s (of %d)", deliveryTimeout, 2*m),
 		Measured: fmt.Sprint(missing),
 		Baseline: fmt.Sprintf("%d push errors", pushErrs),
 		Goal:     "0",
-		Status:   benchutil.Check(missing == 0 && pushErrs == 0 && badSigs == 0 && badBody == 0),
+		Status:   procrun.Check(missing == 0 && pushErrs == 0 && badSigs == 0 && badBody == 0),
 		Note:     note,
 	})
 }
@@ -149,7 +149,7 @@ func benchCatchUp(ctx context.Context, emu *emuClient, ds *downstream, st *stack
 		return
 	}
 	texts := make([]string, k)
-	push := benchutil.Run(ctx, k, st.opts.Concurrency*2, loadTimeout, func(ctx context.Context, i int) error {
+	push := procrun.Run(ctx, k, st.opts.Concurrency*2, loadTimeout, func(ctx context.Context, i int) error {
 		texts[i] = fmt.Sprintf("missed while down %d", i)
 		_, err := emu.push(ctx, users[i%len(users)].ID, texts[i])
 		return err
@@ -174,15 +174,15 @@ func benchCatchUp(ctx context.Context, emu *emuClient, ds *downstream, st *stack
 	took := last.Sub(start)
 	res.note("receiver catch-up: %d messages written while it was down; ready %s after its start, all delivered %s after it, %d missing",
 		k, fmtD(ready), fmtD(took), missing)
-	row := benchutil.Row{
+	row := procrun.Row{
 		Metric:   metric,
 		Measured: fmt.Sprintf("%.0f events/s", float64(k-missing)/max(took.Seconds(), 1e-9)),
 		Baseline: fmt.Sprintf("%d missing", missing),
 		Compare:  "process start to last delivery: " + fmtD(took),
-		Status:   benchutil.Info,
+		Status:   procrun.Info,
 	}
 	if missing > 0 {
-		row.Status = benchutil.Miss
+		row.Status = procrun.Miss
 		row.Goal = "0 missing"
 		row.Note = fmt.Sprintf("%d of the messages written while the receiver was down never arrived within %s", missing, deliveryTimeout)
 	}

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // result is what one run produced: the table and what explains it.
 type result struct {
-	table    benchutil.Table
-	machine  benchutil.Machine
+	table    procrun.Table
+	machine  procrun.Machine
 	opts     Options
 	notes    []string // facts about the run for the report
 	profiles []profiled
@@ -31,7 +31,7 @@ func (r *result) note(format string, args ...any) {
 // stdout and writes the report. A benchmark that fails becomes an ERROR row
 // and the run goes on; Run returns an error only when the stack cannot be
 // set up or the report cannot be written.
-func Run(ctx context.Context, opts Options, stdout io.Writer) (*benchutil.Table, error) {
+func Run(ctx context.Context, opts Options, stdout io.Writer) (*procrun.Table, error) {
 	opts.setDefaults()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -52,7 +52,7 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) (*benchutil.Table,
 	if err != nil {
 		return nil, err
 	}
-	res := &result{opts: opts, machine: benchutil.DescribeMachine(".")}
+	res := &result{opts: opts, machine: procrun.DescribeMachine(".")}
 	fmt.Fprintf(stdout, "bench: %s\nbench: work dir %s (service logs in %s)\n", res.machine, work, st.logDir)
 
 	runErr := runAll(ctx, st, res, stdout)
@@ -60,7 +60,7 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) (*benchutil.Table,
 		res.note("Stopping the services: %v", err)
 	}
 	res.elapsed = time.Since(start)
-	res.loadEnd = benchutil.LoadAvg()
+	res.loadEnd = procrun.LoadAvg()
 	if runErr != nil {
 		return &res.table, runErr
 	}
@@ -87,7 +87,7 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	if err := st.startEmulator(ctx); err != nil {
 		return err
 	}
-	emu := &emuClient{base: st.emuHTTP, c: benchutil.NewClient(opts.Concurrency*2, 10*time.Second), botID: st.botID()}
+	emu := &emuClient{base: st.emuHTTP, c: procrun.NewClient(opts.Concurrency*2, 10*time.Second), botID: st.botID()}
 	users, err := emu.createUsers(ctx, opts.users(), opts.Concurrency)
 	if err != nil {
 		return err
@@ -121,6 +121,7 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 
 	benchReceiver(ctx, emu, ds, st, users, res, idle)
 	benchCatchUp(ctx, emu, ds, st, users, res)
+	benchOutage(ctx, emu, ds, st, users, res)
 	logf("receiver load done")
 	benchSend(ctx, st, users, res, idle)
 	logf("send load done")
@@ -128,6 +129,8 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	logf("bulk send done")
 	benchDocument(ctx, st, users, res)
 	logf("document upload done")
+	benchManyBots(ctx, st, emu, users, opts.Bots, res)
+	logf("many bots done")
 
 	if which := toProfile(st.opts.Profile, &res.table); len(which) > 0 {
 		// The processes are done with; the profiles run in-process.
@@ -150,7 +153,7 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 
 // toProfile says which loads to profile: those whose rows missed their goal
 // (mode "auto"), both ("always") or none.
-func toProfile(mode string, t *benchutil.Table) []string {
+func toProfile(mode string, t *procrun.Table) []string {
 	switch mode {
 	case "always":
 		return []string{"send", "receive"}
@@ -173,7 +176,7 @@ func toProfile(mode string, t *benchutil.Table) []string {
 // delivered all of those messages.
 func startBot(ctx context.Context, emu *emuClient, ds *downstream, users []emuUser, conc int) error {
 	texts := make([]string, len(users))
-	sum := benchutil.Run(ctx, len(users), conc, 2*time.Minute, func(ctx context.Context, i int) error {
+	sum := procrun.Run(ctx, len(users), conc, 2*time.Minute, func(ctx context.Context, i int) error {
 		texts[i] = fmt.Sprintf("hello from user %d", i)
 		_, err := emu.push(ctx, users[i].ID, texts[i])
 		return err

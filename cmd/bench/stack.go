@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
 	"github.com/tgbotsvc/tgbot/internal/config"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // Bounds of the process handling: every wait ends.
@@ -30,7 +30,7 @@ type stack struct {
 	work   string
 	logDir string
 
-	emu     *benchutil.Process
+	emu     *procrun.Process
 	emuHTTP string // base URL of the control API
 	emuMT   string // MTProto host:port
 	pubKey  string // the emulator's public key file
@@ -41,6 +41,9 @@ type stack struct {
 
 	sender   *service
 	receiver *service
+	// gateway is the minimal HTTP gateway baseline, running only during
+	// the send load.
+	gateway *service
 }
 
 // service is one of our binaries, restartable on the same data dir.
@@ -50,7 +53,8 @@ type service struct {
 	addr    string
 	dataDir string
 	env     []string
-	proc    *benchutil.Process
+	args    []string
+	proc    *procrun.Process
 }
 
 // url is the service's base URL.
@@ -93,11 +97,11 @@ func (st *stack) botID() int64 {
 
 // startEmulator starts bin/tgemu with no limits and waits for its control API.
 func (st *stack) startEmulator(ctx context.Context) error {
-	mt, err := benchutil.FreeAddr()
+	mt, err := procrun.FreeAddr()
 	if err != nil {
 		return err
 	}
-	httpAddr, err := benchutil.FreeAddr()
+	httpAddr, err := procrun.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -116,7 +120,7 @@ func (st *stack) startEmulator(ctx context.Context) error {
 		"LOG_LEVEL=" + st.opts.LogLevel,
 		"LOG_FORMAT=json",
 	}
-	st.emu, err = benchutil.Start("tgemu", st.bin("tgemu"), env, st.logDir)
+	st.emu, err = procrun.Start("tgemu", st.bin("tgemu"), env, st.logDir)
 	if err != nil {
 		return err
 	}
@@ -176,10 +180,32 @@ func (st *stack) newReceiver(downstreamURL string) (*service, error) {
 	)
 }
 
+// newMinimalGateway prepares the minimal gateway baseline: this binary
+// again (see minigw.go), with a session dir of its own and the users' access
+// hashes in a file, as the sender has them cached after the first sends.
+func (st *stack) newMinimalGateway(users []emuUser) (*service, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", minimalGatewayName, err)
+	}
+	addr, err := procrun.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(st.work, minimalGatewayName)
+	c := minimalGatewayConfig{Addr: addr, DCAddr: st.emuMT, PublicKey: st.pubKey, SessionDir: dir,
+		PeersFile: filepath.Join(dir, "peers.json")}
+	if err := writePeers(c.PeersFile, users); err != nil {
+		return nil, err
+	}
+	return &service{name: minimalGatewayName, bin: exe, addr: addr, dataDir: dir,
+		env: []string{minimalGatewayTokenEnv + "=" + st.botToken}, args: c.args()}, nil
+}
+
 // newService prepares one of our binaries: a free address in addrVar, a
 // data dir of its own, the emulator's Telegram settings, and env.
 func (st *stack) newService(name, addrVar string, env ...string) (*service, error) {
-	addr, err := benchutil.FreeAddr()
+	addr, err := procrun.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -191,16 +217,21 @@ func (st *stack) newService(name, addrVar string, env ...string) (*service, erro
 // start starts the service with extra env on top of its own and waits for
 // /readyz; it returns the time from process start to the first 200.
 func (st *stack) start(ctx context.Context, s *service, extra ...string) (time.Duration, error) {
+	return st.startWithin(ctx, s, readyTimeout, extra...)
+}
+
+// startWithin is start with its own bound on the wait for /readyz.
+func (st *stack) startWithin(ctx context.Context, s *service, timeout time.Duration, extra ...string) (time.Duration, error) {
 	if s.proc != nil {
 		return 0, fmt.Errorf("%s already running", s.name)
 	}
 	env := append(append([]string{}, s.env...), extra...)
-	p, err := benchutil.Start(s.name, s.bin, env, st.logDir)
+	p, err := procrun.Start(s.name, s.bin, env, st.logDir, s.args...)
 	if err != nil {
 		return 0, err
 	}
 	s.proc = p
-	return p.WaitReady(ctx, s.url()+"/readyz", readyTimeout)
+	return p.WaitReady(ctx, s.url()+"/readyz", timeout)
 }
 
 // stop stops the service gracefully (SIGTERM).
@@ -225,7 +256,7 @@ func (st *stack) restart(ctx context.Context, s *service, extra ...string) (time
 // close stops everything that runs, services first.
 func (st *stack) close() error {
 	var first error
-	for _, s := range []*service{st.sender, st.receiver} {
+	for _, s := range []*service{st.gateway, st.sender, st.receiver} {
 		if err := s.stop(); err != nil && first == nil {
 			first = err
 		}
@@ -239,9 +270,9 @@ func (st *stack) close() error {
 }
 
 // memory reads the service's VmRSS and VmHWM.
-func (s *service) memory() (benchutil.Memory, error) {
+func (s *service) memory() (procrun.Memory, error) {
 	if s.proc == nil {
-		return benchutil.Memory{}, fmt.Errorf("%s not running", s.name)
+		return procrun.Memory{}, fmt.Errorf("%s not running", s.name)
 	}
 	return s.proc.Memory()
 }
@@ -256,14 +287,14 @@ type cpuSample struct {
 func (st *stack) cpuNow() cpuSample {
 	s := cpuSample{at: time.Now(), used: map[string]time.Duration{}}
 	add := func(name string, pid int) {
-		if d, err := benchutil.ReadCPUTime(pid); err == nil {
+		if d, err := procrun.ReadCPUTime(pid); err == nil {
 			s.used[name] = d
 		}
 	}
 	if st.emu != nil {
 		add("tgemu", st.emu.PID())
 	}
-	for _, svc := range []*service{st.sender, st.receiver} {
+	for _, svc := range []*service{st.sender, st.receiver, st.gateway} {
 		if svc != nil && svc.proc != nil {
 			add(svc.name, svc.proc.PID())
 		}
@@ -279,7 +310,7 @@ func cpuUsage(from, to cpuSample) string {
 		return "no time passed"
 	}
 	out := fmt.Sprintf("CPU over %.1f s:", wall)
-	for _, name := range []string{"tgemu", "sender", "receiver", "bench"} {
+	for _, name := range []string{"tgemu", "sender", minimalGatewayName, "receiver", "bench"} {
 		a, okA := from.used[name]
 		b, okB := to.used[name]
 		if okA && okB {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // benchStartup starts both services once (they log in and save their
@@ -25,20 +25,20 @@ func benchStartup(ctx context.Context, st *stack, res *result) error {
 		if err != nil {
 			return err
 		}
-		res.table.Add(benchutil.Row{
+		res.table.Add(procrun.Row{
 			Metric:   s.name + " start-up to /readyz (saved session)",
 			Measured: fmtD(second),
 			Baseline: fmtD(first),
 			Compare:  "first start (bot login)",
 			Goal:     "< " + fmtD(goalStartup),
-			Status:   benchutil.Check(second < goalStartup),
+			Status:   procrun.Check(second < goalStartup),
 		})
 	}
 	return nil
 }
 
 // idleMemory is the services' memory right after start.
-type idleMemory struct{ sender, receiver benchutil.Memory }
+type idleMemory struct{ sender, receiver procrun.Memory }
 
 // measureIdle lets the services settle and reads their memory.
 func measureIdle(st *stack, res *result) idleMemory {
@@ -56,18 +56,18 @@ func measureIdle(st *stack, res *result) idleMemory {
 		} else {
 			idle.receiver = m
 		}
-		res.table.Add(benchutil.Row{
+		res.table.Add(procrun.Row{
 			Metric:   metric,
 			Measured: fmt.Sprintf("%s (%s)", mib(m.RSS), mib(m.Peak)),
 			Goal:     "<= " + mib(goalIdleRSS),
-			Status:   benchutil.Check(m.RSS <= goalIdleRSS),
+			Status:   procrun.Check(m.RSS <= goalIdleRSS),
 		})
 	}
 	return idle
 }
 
 // loadMemoryRow reads the service's memory after a load.
-func loadMemoryRow(res *result, s *service, load string, idle benchutil.Memory) {
+func loadMemoryRow(res *result, s *service, load string, idle procrun.Memory) {
 	metric := fmt.Sprintf("%s peak RSS under %s (now)", s.name, load)
 	m, err := s.memory()
 	if err != nil {
@@ -76,13 +76,13 @@ func loadMemoryRow(res *result, s *service, load string, idle benchutil.Memory) 
 	}
 	split := fmt.Sprintf("RSS %s = %s anonymous (heap, stacks) + %s mapped files (the bbolt database is mmapped)",
 		mib(m.RSS), mib(m.Anon), mib(m.File))
-	res.table.Add(benchutil.Row{
+	res.table.Add(procrun.Row{
 		Metric:   metric,
 		Measured: fmt.Sprintf("%s (%s)", mib(m.Peak), mib(m.RSS)),
 		Baseline: mib(idle.RSS),
 		Compare:  fmt.Sprintf("+%s over idle", mib(m.Peak-idle.RSS)),
 		Goal:     "<= " + mib(goalLoadRSS),
-		Status:   benchutil.Check(m.Peak <= goalLoadRSS),
+		Status:   procrun.Check(m.Peak <= goalLoadRSS),
 		Note:     split,
 	})
 	res.note("%s after the %s: %s", s.name, load, split)

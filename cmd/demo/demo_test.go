@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
 	"github.com/tgbotsvc/tgbot/internal/config"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 func testConfig(t *testing.T, binDir string) Config {
@@ -26,7 +26,7 @@ func testConfig(t *testing.T, binDir string) Config {
 }
 
 func TestDemoNeedsTheBinaries(t *testing.T) {
-	err := run(context.Background(), testConfig(t, t.TempDir()), &benchutil.Buffer{})
+	err := run(context.Background(), testConfig(t, t.TempDir()), &procrun.Buffer{})
 	require.ErrorContains(t, err, "start tgemu")
 	require.ErrorContains(t, err, "make build")
 }
@@ -52,7 +52,7 @@ func TestPickPortsReplacesBusyPorts(t *testing.T) {
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
 
-	var out benchutil.Buffer
+	var out procrun.Buffer
 	ports, err := pickPorts(&out, []namedPort{{"busy one", busyPort}, {"any", 0}, {"any too", 0}})
 	require.NoError(t, err)
 	require.Len(t, ports, 3)

@@ -2,25 +2,63 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
-// buildServices builds the binaries the demo runs into dir, with the flags of
-// `make build` so the build cache it left is reused.
-func buildServices(t *testing.T, dir string) {
+// built is the one build of the services that the tests of this package
+// share (removed by TestMain).
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// builtServices returns a directory with the binaries the demo runs, built
+// once per test binary with the flags of `make build` so the build cache it
+// left is reused.
+func builtServices(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binaries and runs them as processes (go test -short skips it)")
+	}
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "demo-bin-")
+		if built.err == nil {
+			built.err = buildServices(t, built.dir)
+		}
+	})
+	require.NoError(t, built.err)
+	return built.dir
+}
+
+// removeBuild deletes the shared build, if any.
+func removeBuild() {
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+}
+
+// buildServices builds the binaries the demo runs into dir.
+func buildServices(t *testing.T, dir string) error {
 	goBin, err := exec.LookPath("go")
-	require.NoError(t, err, "the go tool must be on PATH to build the services")
+	if err != nil {
+		return fmt.Errorf("the go tool must be on PATH to build the services: %w", err)
+	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	// -s -w: no symbol tables, which makes linking much faster.
@@ -29,20 +67,21 @@ func buildServices(t *testing.T, dir string) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w: %s", err, out)
+	}
 	t.Logf("built the services in %s", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // TestDemoOnce runs the whole demo (DEMO_ONCE) against the real binaries.
 func TestDemoOnce(t *testing.T) {
 	t.Parallel()
-	bin := t.TempDir()
-	buildServices(t, bin)
+	bin := builtServices(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	var out benchutil.Buffer
+	var out procrun.Buffer
 	start := time.Now()
 	err := run(ctx, testConfig(t, bin), &out)
 	t.Logf("demo output (%s):\n%s", time.Since(start).Round(time.Millisecond), out.String())
@@ -56,10 +95,21 @@ func TestDemoOnce(t *testing.T) {
 		`downstream: user.create verified, created user "Alice"`,
 		`bot  > "You said: Hello from the demo!"`,
 		"document sha256 matches",
-		"all 9 steps of the round trip passed",
+		`receiver: GET /admin/dead-letters -> 7000001:m`,
+		"after 1 attempt(s): downstream answered 422",
+		`bot  > "You said: This one goes to the dead letters"`,
+		"receiver: no dead letters left",
+		"all 11 steps of the round trip passed",
 		"stopped 4 services",
 	} {
 		require.Contains(t, transcript, want)
 	}
+	// The answer comes only after the replay: the dead letter was not delivered.
+	dead := strings.Index(transcript, "after 1 attempt(s): downstream answered 422")
+	replay := strings.Index(transcript, "/replay -> back into the outbox")
+	answer := strings.Index(transcript, `bot  > "You said: This one goes to the dead letters"`)
+	require.Less(t, dead, replay)
+	require.Less(t, replay, answer)
 	require.NotContains(t, transcript, "curl", "DEMO_ONCE exits without the how-to")
+	require.NotContains(t, transcript, "TOKEN=", "DEMO_ONCE exits without the shell variables")
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // fakeAddrVar is, for each service, the variable with its listen address.
@@ -27,7 +27,9 @@ func TestMain(m *testing.M) {
 	if addrVar, ok := fakeAddrVar[filepath.Base(os.Args[0])]; ok {
 		os.Exit(runFake(os.Getenv(addrVar)))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBuild()
+	os.Exit(code)
 }
 
 // runFake serves what the demo needs to start a service and create a user,
@@ -75,7 +77,7 @@ func TestDemoNamesTheFailingStep(t *testing.T) {
 
 	cfg := testConfig(t, bin)
 	cfg.StepTimeout = 2 * time.Second
-	var out benchutil.Buffer
+	var out procrun.Buffer
 	err = run(context.Background(), cfg, &out)
 	t.Logf("demo output:\n%s", out.String())
 	// The last attempt's own error varies with machine load (the bot's

@@ -3,9 +3,12 @@
 // service as child processes, then plays a scripted conversation through
 // them and prints the transcript: /familiarize with a bad and a good name,
 // the signed user.create at the downstream, a text the downstream answers
-// through the sender's REST API, and a document uploaded once and sent by ID.
+// through the sender's REST API, a document uploaded once and sent by ID, and
+// an event the downstream fails on purpose, dead-lettered by the receiver,
+// replayed through its admin API and answered.
 //
-// Afterwards it keeps the services running and prints curl lines to talk to
+// Afterwards it keeps the services running and prints the shell variables
+// the README's examples use (tokens, user ID, URLs) and curl lines to talk to
 // them, until Ctrl-C; with DEMO_ONCE=1 it exits after the script, with
 // status 0 only if every step passed.
 package main
@@ -17,6 +20,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -97,7 +102,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if cfg.Once {
 		return nil
 	}
-	s.printHowTo(out, sc.userID)
+	s.printHowTo(out, sc)
 	return s.watch(ctx)
 }
 
@@ -108,27 +113,54 @@ func (s *stack) printLogTails(out io.Writer) {
 	}
 }
 
-// printHowTo prints curl lines to talk to the running services.
-func (s *stack) printHowTo(out io.Writer, userID int64) {
-	fmt.Fprintf(out, `
-The services keep running. Try (Ctrl-C stops everything):
+// howToCommands are the first commands printed after the script; the
+// README's demo section shows the same lines (a test checks it).
+const howToCommands = `# the bot sends a message (sender REST API; Swagger UI: $SENDER/docs)
+curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d '{"chat_id": '$USER_ID', "text": "Hi from curl"}' $SENDER/api_v1/send_message
+# the user writes to the bot (emulator control API); the downstream answers it
+curl -s -d '{"text": "Hello bot"}' $EMU/v1/users/$USER_ID/messages
+# read the chat, oldest first ("out": true = sent by the bot)
+curl -s $EMU/v1/users/$USER_ID/messages
+# what the downstream received and did
+curl -s $DOWNSTREAM/state
+# the receiver's and the sender's metrics
+curl -s $RECEIVER/metrics | grep '^receiver_events'; curl -s $SENDER/metrics | grep '^sender_messages'
+`
 
-  # the bot sends a message (sender REST API; Swagger UI: http://%[1]s/docs)
-  curl -s -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
-    -d '{"chat_id": %[3]d, "text": "Hi from curl"}' http://%[1]s/api_v1/send_message
+// shellVars are the shell variables the README's examples use, as printed
+// after the script.
+func (s *stack) shellVars(sc *script) [][2]string {
+	return [][2]string{
+		{"TOKEN", s.apiToken},
+		{"ADMIN", s.adminToken},
+		{"USER_ID", strconv.FormatInt(sc.userID, 10)},
+		{"USERNAME", sc.user},
+		{"BOT_ID", strconv.Itoa(demoBotID)},
+		{"SENDER", "http://" + s.addr.sender},
+		{"RECEIVER", "http://" + s.addr.receiver},
+		{"EMU", "http://" + s.addr.emuHTTP},
+		{"DOWNSTREAM", "http://" + s.addr.downstream},
+	}
+}
 
-  # the user writes to the bot (emulator control API); the downstream answers it
-  curl -s -H 'Content-Type: application/json' -d '{"text": "Hello bot"}' http://%[4]s/v1/users/%[3]d/messages
+// shellQuote returns v as one shell word: as it is when it only has safe
+// characters, else in single quotes.
+func shellQuote(v string) string {
+	if v != "" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/@") == "" {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
 
-  # read the chat, oldest first ("out": true = sent by the bot)
-  curl -s http://%[4]s/v1/users/%[3]d/messages
-
-  # what the downstream received and did
-  curl -s http://%[5]s/state
-
-  # the receiver's and the sender's metrics
-  curl -s http://%[6]s/metrics | grep '^receiver_events'; curl -s http://%[1]s/metrics | grep '^sender_messages'
-
-Logs: %[7]s/logs
-`, s.addr.sender, s.apiToken, userID, s.addr.emuHTTP, s.addr.downstream, s.addr.receiver, s.dir)
+// printHowTo prints the shell variables of this run and commands that use
+// them, as the README's examples do.
+func (s *stack) printHowTo(out io.Writer, sc *script) {
+	fmt.Fprintf(out, "\nThe services keep running (Ctrl-C stops everything). Chat with the bot in a browser: http://%s/\n", s.addr.emuHTTP)
+	fmt.Fprintln(out, "\nPaste these lines into a shell (bash or sh); the README's examples use them:")
+	fmt.Fprintln(out)
+	for _, v := range s.shellVars(sc) {
+		fmt.Fprintf(out, "%s=%s\n", v[0], shellQuote(v[1]))
+	}
+	fmt.Fprintf(out, "\nThen try:\n\n%s\nLogs: %s/logs\n", howToCommands, s.dir)
 }

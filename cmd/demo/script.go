@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // chatMessage is a message of the emulator's GET /v1/users/{id}/messages.
@@ -52,7 +52,9 @@ type script struct {
 	s       *stack
 	out     io.Writer
 	userID  int64
-	lastMsg int // highest chat message ID printed so far
+	user    string // the user's @username, without the @
+	deadID  string // the event ID of the dead-letter steps
+	lastMsg int    // highest chat message ID printed so far
 	step    int
 }
 
@@ -104,6 +106,8 @@ func (sc *script) play(ctx context.Context) error {
 		}},
 		{"downstream recorded its reply", func(ctx context.Context) error { return sc.waitReply(ctx, "You said: "+text) }},
 		{"a document is created once and sent with the right sha256", sc.sendDocument},
+		{"a downstream failure (422) sends the event to the dead letters", sc.deadLetterStep},
+		{"the dead letter is replayed and answered", sc.replayStep},
 	}
 	fmt.Fprintln(sc.out, "\nscripted conversation:")
 	for _, st := range steps {
@@ -123,7 +127,8 @@ func (sc *script) createUser(ctx context.Context, name string) error {
 	var out struct {
 		ID int64 `json:"id"`
 	}
-	body := map[string]any{"first_name": name, "username": strings.ToLower(name) + "_demo"}
+	sc.user = strings.ToLower(name) + "_demo"
+	body := map[string]any{"first_name": name, "username": sc.user}
 	if err := sc.s.call(ctx, http.MethodPost, sc.emu("/v1/users"), "", body, &out); err != nil {
 		return err
 	}
@@ -157,21 +162,13 @@ func (sc *script) sayAndWait(ctx context.Context, text string, want matcher) err
 // waitBot polls the chat, prints new messages and returns the first new bot
 // message matching want.
 func (sc *script) waitBot(ctx context.Context, want matcher) (chatMessage, error) {
-	url := sc.emu(fmt.Sprintf("/v1/users/%d/messages?bot_id=%d", sc.userID, demoBotID))
 	var lastBot string
 	for {
-		var chat struct {
-			Messages []chatMessage `json:"messages"`
+		msgs, err := sc.readChat(ctx)
+		if err != nil {
+			return chatMessage{}, err
 		}
-		if err := sc.s.call(ctx, http.MethodGet, url, "", nil, &chat); err != nil {
-			return chatMessage{}, fmt.Errorf("read the chat: %w", err)
-		}
-		for _, m := range chat.Messages {
-			if m.ID <= sc.lastMsg {
-				continue
-			}
-			sc.lastMsg = m.ID
-			sc.print(m)
+		for _, m := range msgs {
 			if m.Out {
 				lastBot = describe(m)
 				if want(m) {
@@ -186,6 +183,27 @@ func (sc *script) waitBot(ctx context.Context, want matcher) (chatMessage, error
 			return chatMessage{}, fmt.Errorf("the bot's last message was %s", lastBot)
 		}
 	}
+}
+
+// readChat prints and returns the chat's messages not printed yet.
+func (sc *script) readChat(ctx context.Context) ([]chatMessage, error) {
+	url := sc.emu(fmt.Sprintf("/v1/users/%d/messages?bot_id=%d", sc.userID, demoBotID))
+	var chat struct {
+		Messages []chatMessage `json:"messages"`
+	}
+	if err := sc.s.call(ctx, http.MethodGet, url, "", nil, &chat); err != nil {
+		return nil, fmt.Errorf("read the chat: %w", err)
+	}
+	var fresh []chatMessage
+	for _, m := range chat.Messages {
+		if m.ID <= sc.lastMsg {
+			continue
+		}
+		sc.lastMsg = m.ID
+		sc.print(m)
+		fresh = append(fresh, m)
+	}
+	return fresh, nil
 }
 
 func (sc *script) print(m chatMessage) {
@@ -282,7 +300,7 @@ func (sc *script) sendDocument(ctx context.Context) error {
 	var created struct {
 		DocumentID string `json:"document_id"`
 	}
-	if err := benchutil.PostMultipart(ctx, sc.s.http, sc.sender("/api_v1/create_document"), sc.s.apiToken,
+	if err := procrun.PostMultipart(ctx, sc.s.http, sc.sender("/api_v1/create_document"), sc.s.apiToken,
 		"document", "demo.txt", bytes.NewReader(content), &created); err != nil {
 		return fmt.Errorf("create_document: %w", err)
 	}
@@ -317,7 +335,7 @@ func sleep(ctx context.Context) error {
 	}
 }
 
-// call is benchutil.DoJSON with the demo's client.
+// call is procrun.DoJSON with the demo's client.
 func (s *stack) call(ctx context.Context, method, url, token string, in, out any) error {
-	return benchutil.DoJSON(ctx, s.http, method, url, token, in, out)
+	return procrun.DoJSON(ctx, s.http, method, url, token, in, out)
 }

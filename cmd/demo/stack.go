@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // demoBotID is the bot's user ID in the emulator (the number before the
@@ -37,9 +37,9 @@ type stack struct {
 	dir   string // this run's data and logs
 	addr  addrs
 	http  *http.Client
-	procs []*benchutil.Process
+	procs []*procrun.Process
 
-	botToken, apiToken, webhookSecret string
+	botToken, apiToken, adminToken, webhookSecret string
 }
 
 // newStack makes the run directory, picks the ports and the secrets.
@@ -70,6 +70,7 @@ func newStack(cfg Config, out io.Writer) (*stack, error) {
 		http:          &http.Client{Timeout: 10 * time.Second},
 		botToken:      strconv.Itoa(demoBotID) + ":" + randomHex(16),
 		apiToken:      "demo-" + randomHex(12),
+		adminToken:    "demo-admin-" + randomHex(12),
 		webhookSecret: "whsec_" + base64.StdEncoding.EncodeToString(randomBytes(24)),
 	}
 	return s, nil
@@ -174,6 +175,7 @@ func (s *stack) start(ctx context.Context) error {
 	if _, err := s.launch(ctx, "downstream", logs, "http://"+s.addr.downstream+"/healthz", []string{
 		"DOWNSTREAM_ADDR=" + s.addr.downstream,
 		"DOWNSTREAM_WEBHOOK_SECRET=" + s.webhookSecret,
+		"DOWNSTREAM_FAULTS_API=true",
 		"SENDER_URL=http://" + s.addr.sender,
 		"SENDER_API_TOKEN=" + s.apiToken,
 	}); err != nil {
@@ -186,6 +188,7 @@ func (s *stack) start(ctx context.Context) error {
 	_, err = s.launch(ctx, "receiver", logs, "http://"+s.addr.receiver+"/readyz", append([]string{
 		"DATA_DIR=" + receiverDir,
 		"RECEIVER_ADDR=" + s.addr.receiver,
+		"RECEIVER_ADMIN_TOKEN=" + s.adminToken,
 		"DRIVER=http",
 		"DRIVER_HTTP_URL=http://" + s.addr.downstream + "/events",
 		"DRIVER_HTTP_SECRET=" + s.webhookSecret,
@@ -195,7 +198,7 @@ func (s *stack) start(ctx context.Context) error {
 
 // launch starts one service (its output in logDir/<name>.log) and waits
 // until readyURL answers 200.
-func (s *stack) launch(ctx context.Context, name, logDir, readyURL string, env []string) (*benchutil.Process, error) {
+func (s *stack) launch(ctx context.Context, name, logDir, readyURL string, env []string) (*procrun.Process, error) {
 	bin := filepath.Join(s.cfg.BinDir, name)
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("start %s: %w (run `make build` first, or set DEMO_BIN_DIR)", name, err)
@@ -203,7 +206,7 @@ func (s *stack) launch(ctx context.Context, name, logDir, readyURL string, env [
 	// The services log to their file; settings of the caller's shell that
 	// would send them elsewhere are overridden (later entries win).
 	env = append([]string{"LOG_FILE=", "LOG_FORMAT=json", "LOG_LEVEL=info"}, env...)
-	p, err := benchutil.Start(name, bin, env, logDir)
+	p, err := procrun.Start(name, bin, env, logDir)
 	if err != nil {
 		return nil, err
 	}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
 	"github.com/tgbotsvc/tgbot/internal/buildinfo"
 	"github.com/tgbotsvc/tgbot/internal/config"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 	"github.com/tgbotsvc/tgbot/internal/tgemu"
 )
 
@@ -79,7 +79,7 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out benchutil.Buffer
+	var out procrun.Buffer
 	ready := make(chan *tgemu.Server, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, vars, &out, func(s *tgemu.Server) { ready <- s }) }()
@@ -94,6 +94,7 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	require.Contains(t, out.String(), srv.MTProtoAddr())
 	require.Contains(t, out.String(), "http://"+srv.HTTPAddr())
+	require.Contains(t, out.String(), "page:        http://"+srv.HTTPAddr()+"/")
 	require.FileExists(t, filepath.Join(dir, "tgemu.key"))
 	require.FileExists(t, filepath.Join(dir, "tgemu.pub"))
 

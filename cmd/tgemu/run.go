@@ -108,7 +108,7 @@ func run(ctx context.Context, vars map[string]string, stdout io.Writer, ready fu
 	}
 	fmt.Fprintf(stdout, "tgemu %s\n  MTProto:     %s (DC %d)\n", about, srv.MTProtoAddr(), tgemu.DCID)
 	if a := srv.HTTPAddr(); a != "" {
-		fmt.Fprintf(stdout, "  control API: http://%s\n", a)
+		fmt.Fprintf(stdout, "  control API: http://%s\n  page:        http://%s/ (chat with your bot as any user)\n", a, a)
 	}
 	if cfg.PublicKeyFile != "" {
 		fmt.Fprintf(stdout, "  public key:  %s\n", cfg.PublicKeyFile)

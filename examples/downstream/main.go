@@ -4,7 +4,8 @@
 // sender's REST API, so the answer comes back in the chat.
 //
 // Routes: POST /events (also POST /) for events, GET /state (users, events
-// seen, replies sent: for the demo and tests), GET /healthz.
+// seen, replies sent: for the demo and tests), GET /healthz, and with
+// DOWNSTREAM_FAULTS_API POST /faults (fail the next events on purpose).
 //
 // Limitations (it is an example):
 //   - Users, the webhook-ids seen and the state are in memory: a restart
@@ -40,6 +41,7 @@ type Config struct {
 	SenderURL        string        `env:"SENDER_URL" envDefault:"http://127.0.0.1:8001" usage:"base URL of the sender's REST API; empty = never answer texts"`
 	SenderAPIToken   string        `env:"SENDER_API_TOKEN" secret:"true" usage:"bearer token for the sender's API"`
 	SenderTimeout    time.Duration `env:"SENDER_TIMEOUT" envDefault:"10s" usage:"timeout of one call to the sender"`
+	FaultsAPI        bool          `env:"DOWNSTREAM_FAULTS_API" usage:"serve POST /faults, which makes the next events fail on purpose (demos, tests); never in production"`
 	config.Log
 }
 
@@ -79,6 +81,9 @@ func run(ctx context.Context) error {
 		replier = NewSenderClient(cfg.SenderURL, cfg.SenderAPIToken, cfg.SenderTimeout)
 	}
 	srv := NewServer(cfg.WebhookSecret, cfg.WebhookTolerance, replier, log)
+	if cfg.FaultsAPI {
+		srv.EnableFaults()
+	}
 	return serve(ctx, cfg.Addr, srv.Handler(), log)
 }
 

@@ -80,6 +80,9 @@ type State struct {
 	Replies    []Reply     `json:"replies"`
 	Duplicates int         `json:"duplicates"`
 	Rejected   int         `json:"rejected"`
+	// Failed counts the deliveries answered with an error on purpose
+	// (POST /faults).
+	Failed int `json:"failed"`
 }
 
 // Replier sends a text to a chat; *SenderClient is the real one.
@@ -102,12 +105,14 @@ type Server struct {
 	secret    string
 	tolerance time.Duration
 	replier   Replier // nil: never answer
+	faultsAPI bool    // serve POST /faults
 	log       *zap.Logger
 	now       func() time.Time
 
 	mu            sync.Mutex
 	done          map[string]bool     // webhook-id -> handled (false: in flight)
 	conversations map[int64]time.Time // chat -> when its conversation started
+	fault         Fault               // what the next events answer (POST /faults)
 	state         State
 }
 
@@ -125,12 +130,20 @@ func NewServer(secret string, tolerance time.Duration, replier Replier, log *zap
 	}
 }
 
-// Handler routes POST /events (and POST /), GET /state and GET /healthz.
+// EnableFaults serves POST /faults, which makes the next events fail on
+// purpose (to see the receiver's retries and dead letters).
+func (s *Server) EnableFaults() { s.faultsAPI = true }
+
+// Handler routes POST /events (and POST /), GET /state, GET /healthz and,
+// after EnableFaults, POST /faults.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Post("/events", s.handleEvent)
 	r.Post("/", s.handleEvent)
 	r.Get("/state", s.handleState)
+	if s.faultsAPI {
+		r.Post("/faults", s.handleFaults)
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -154,7 +167,8 @@ func (s *Server) handleState(w http.ResponseWriter, _ *http.Request) {
 
 // handleEvent answers 401 to a bad signature, 200 to a duplicate, 400 to an
 // unreadable event (the receiver dead-letters it), 503 when the reply could
-// not be sent (the receiver retries; the same webhook-id comes again).
+// not be sent (the receiver retries; the same webhook-id comes again), and the
+// fault's status while POST /faults has set one.
 func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -173,6 +187,11 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		writeError(w, http.StatusBadRequest, "event is not JSON")
+		return
+	}
+	if status := s.takeFault(ev); status != 0 {
+		s.log.Warn("failing the event on purpose (POST /faults)", zap.String("webhook_id", id), zap.Int("status", status))
+		writeError(w, status, "failing on purpose (POST /faults)")
 		return
 	}
 	if status, dup := s.claim(id); dup {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // Validator is implemented by config structs (or their parts) that check
@@ -33,34 +32,59 @@ func Load[T any]() (T, error) {
 }
 
 // LoadFrom parses vars (the process environment when nil) into a new T and
-// validates every part of it that implements Validator.
+// validates every part of it that implements Validator. The error lists
+// every problem found, parse errors and validation errors alike, one per
+// variable, so one run tells the operator all there is to fix.
 func LoadFrom[T any](vars map[string]string) (T, error) {
 	var cfg T
 	opts := env.Options{}
 	if vars != nil {
 		opts.Environment = vars
 	}
+	var problems []string
+	unparsed := map[string]bool{}
 	if err := env.ParseWithOptions(&cfg, opts); err != nil {
-		return cfg, cleanParseError(err, Vars(&cfg))
+		for _, p := range parseProblems(err, Vars(&cfg)) {
+			problems = append(problems, p)
+			name, _, _ := strings.Cut(p, ":")
+			unparsed[name] = true
+		}
 	}
-	if err := validateAll(reflect.ValueOf(&cfg)); err != nil {
-		return cfg, err
+	for _, err := range flatten(validateAll(reflect.ValueOf(&cfg))) {
+		// A variable that did not parse was left at its zero value:
+		// what its validation says about that is noise.
+		if name, _, _ := strings.Cut(err.Error(), ":"); !unparsed[name] {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return cfg, fmt.Errorf("config: %s", strings.Join(problems, "; "))
 	}
 	return cfg, nil
 }
 
-// cleanParseError drops caarlos0/env's "env: " prefix and joins the
-// aggregate into one line per problem.
-func cleanParseError(err error, vars []Var) error {
+// Defaults returns a T with the envDefault of every variable and nothing
+// else: the one source of the defaults for configurations built in code.
+func Defaults[T any]() T {
+	var cfg T
+	// An empty environment: only the defaults apply. Errors can only be
+	// about variables without a default, which stay zero.
+	_ = env.ParseWithOptions(&cfg, env.Options{Environment: map[string]string{}})
+	return cfg
+}
+
+// parseProblems drops caarlos0/env's "env: " prefix and names the variable
+// of each problem in its aggregate error.
+func parseProblems(err error, vars []Var) []string {
 	var agg env.AggregateError
-	if errors.As(err, &agg) {
-		msgs := make([]string, 0, len(agg.Errors))
-		for _, e := range agg.Errors {
-			msgs = append(msgs, describe(e, vars))
-		}
-		return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+	if !errors.As(err, &agg) {
+		return []string{strings.TrimPrefix(err.Error(), "env: ")}
 	}
-	return fmt.Errorf("config: %w", err)
+	msgs := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		msgs = append(msgs, describe(e, vars))
+	}
+	return msgs
 }
 
 // describe names the variable behind a field parse error.
@@ -73,34 +97,54 @@ func describe(err error, vars []Var) string {
 			}
 		}
 	}
-	return err.Error()
+	var unset env.VarIsNotSetError
+	if errors.As(err, &unset) {
+		return fmt.Sprintf("%s: required", unset.Key)
+	}
+	var empty env.EmptyVarError
+	if errors.As(err, &empty) {
+		return fmt.Sprintf("%s: must not be empty", empty.Key)
+	}
+	return strings.TrimPrefix(err.Error(), "env: ")
 }
 
-// validateAll calls Validate on v and on every struct field of it, depth first.
+// flatten lists the errors joined in err (errors.Join, at any depth).
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// validateAll calls Validate on v and on every struct field of it, depth
+// first, and joins all their errors.
 func validateAll(v reflect.Value) error {
+	var errs []error
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return nil
 		}
 		if val, ok := v.Interface().(Validator); ok {
-			if err := val.Validate(); err != nil {
-				return fmt.Errorf("config: %w", err)
-			}
+			errs = append(errs, val.Validate())
 		}
 		v = v.Elem()
 	}
 	if v.Kind() != reflect.Struct {
-		return nil
+		return errors.Join(errs...)
 	}
-	var errs []error
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Field(i)
 		if !v.Type().Field(i).IsExported() || f.Kind() != reflect.Struct {
 			continue
 		}
-		if err := validateAll(f.Addr()); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, validateAll(f.Addr()))
 	}
 	return errors.Join(errs...)
 }
@@ -202,21 +246,10 @@ func Fields(cfg any) []zap.Field {
 	return fields
 }
 
-// ObjectMarshaler adapts the config for zap.Object.
-type ObjectMarshaler struct{ Cfg any }
-
-// MarshalLogObject implements zapcore.ObjectMarshaler.
-func (m ObjectMarshaler) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	for _, v := range Vars(m.Cfg) {
-		enc.AddString(v.Name, v.Value)
-	}
-	return nil
-}
-
-// PrintUsage writes the -h text: a line about the binary, then one line per
-// variable with its default and meaning.
-func PrintUsage(w io.Writer, binary, about string, cfg any) {
-	fmt.Fprintf(w, "%s: %s\n\nUsage: %s [-h] [-version]\n\nEnvironment variables:\n", binary, about, binary)
+// PrintUsage writes the -h text: a line about the binary, the usage line,
+// then one line per variable with its default and meaning.
+func PrintUsage(w io.Writer, binary, usage, about string, cfg any) {
+	fmt.Fprintf(w, "%s: %s\n\nUsage: %s\n\nEnvironment variables:\n", binary, about, usage)
 	for _, v := range Vars(cfg) {
 		def := v.Default
 		if def == "" {

@@ -79,7 +79,7 @@ func TestVarsMaskSecrets(t *testing.T) {
 	require.Equal(t, "json", got["LOG_FORMAT"].Default)
 
 	var buf bytes.Buffer
-	PrintUsage(&buf, "x", "about", &cfg)
+	PrintUsage(&buf, "x", "x [-h]", "about", &cfg)
 	out := buf.String()
 	for _, name := range []string{"TEST_ADDR", "LOG_FILE", "TG_DC_ADDR", "DATA_DIR"} {
 		require.Contains(t, out, name)
@@ -88,10 +88,33 @@ func TestVarsMaskSecrets(t *testing.T) {
 	require.NotContains(t, out, "tok-a")
 }
 
-func TestDataDirCreated(t *testing.T) {
+type requiredCfg struct {
+	Need string `env:"TEST_NEED,required"`
+	Log
+	Telegram
+	DataDir
+}
+
+// TestAllProblemsAtOnce: one load reports every invalid or missing
+// variable, parse and validation errors alike, and creates nothing.
+func TestAllProblemsAtOnce(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
-	d := DataDir{Path: dir}
-	require.NoError(t, d.Validate())
-	require.DirExists(t, dir)
-	require.True(t, strings.HasSuffix(d.Path, "b"))
+	_, err := LoadFrom[requiredCfg](map[string]string{
+		"DATA_DIR": dir, "TG_APP_ID": "x", "LOG_LEVEL": "loud", "LOG_FILE_MAX_BACKUPS": "-1", "TG_DC_ID": "0",
+	})
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		"TEST_NEED: required", "TG_APP_ID: invalid value", "TG_APP_HASH: required", "LOG_LEVEL:",
+		"LOG_FILE_MAX_BACKUPS:", "TG_DC_ID:",
+	} {
+		require.Contains(t, msg, want)
+	}
+	require.Equal(t, 1, strings.Count(msg, "TG_APP_ID"), "no second complaint about the unparsed variable: %s", msg)
+	require.True(t, strings.HasPrefix(msg, "config: "))
+	require.NoDirExists(t, dir, "an invalid configuration creates no DATA_DIR")
+
+	_, err = LoadFrom[testCfg](map[string]string{"TG_APP_ID": "1", "TG_APP_HASH": "h", "DATA_DIR": dir})
+	require.NoError(t, err)
+	require.NoDirExists(t, dir, "the stores create DATA_DIR when they open")
 }

@@ -34,6 +34,9 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad forward type", set: map[string]string{"RECEIVER_FORWARD_TYPES": "message,photo"}, wantErr: "RECEIVER_FORWARD_TYPES"},
 		{name: "bad header", set: map[string]string{"DRIVER_HTTP_HEADERS": "X-Key"}, wantErr: "DRIVER_HTTP_HEADERS"},
 		{name: "bad duration", set: map[string]string{"DRIVER_MAX_AGE": "soon"}, wantErr: "DRIVER_MAX_AGE"},
+		{name: "short admin token", set: map[string]string{"RECEIVER_ADMIN_TOKEN": "a"}, wantErr: "RECEIVER_ADMIN_TOKEN: too short, needs at least 16 characters"},
+		{name: "15-character admin token", set: map[string]string{"RECEIVER_ADMIN_TOKEN": "123456789012345"}, wantErr: "RECEIVER_ADMIN_TOKEN"},
+		{name: "16-character admin token", set: map[string]string{"RECEIVER_ADMIN_TOKEN": "1234567890123456"}},
 		{name: "negative", set: map[string]string{"DRIVER_CONCURRENCY": "-1"}, wantErr: "DRIVER_CONCURRENCY"},
 	}
 	for _, tc := range tests {
@@ -50,7 +53,7 @@ func TestLoadConfig(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, ":8002", cfg.Addr)
 			require.Equal(t, []string{"message", "callback_query"}, cfg.ForwardTypes)
-			require.Equal(t, 10*time.Second, cfg.HTTPTimeout)
+			require.Equal(t, 10*time.Second, cfg.HTTP.Timeout)
 			require.Equal(t, 24*time.Hour, cfg.MaxAge)
 		})
 	}
@@ -59,13 +62,13 @@ func TestLoadConfig(t *testing.T) {
 func TestConfigSecretsMasked(t *testing.T) {
 	vars := baseVars(t)
 	vars["DRIVER_HTTP_SECRET"] = "whsec_c2VjcmV0"
-	vars["RECEIVER_ADMIN_TOKEN"] = "admintoken"
+	vars["RECEIVER_ADMIN_TOKEN"] = "admintoken-0123456789"
 	vars["DRIVER_HTTP_HEADERS"] = "X-Key=headersecret"
 	vars["DRIVER_HTTP_API_KEY"] = "apikey"
 	cfg, err := LoadConfig(vars)
 	require.NoError(t, err)
 	for _, v := range config.Vars(&cfg) {
-		for _, secret := range []string{"c2VjcmV0", "admintoken", "headersecret", "apikey", "1:secret"} {
+		for _, secret := range []string{"c2VjcmV0", "admintoken-0123456789", "headersecret", "apikey", "1:secret"} {
 			require.NotContains(t, v.Value, secret, v.Name)
 		}
 	}
@@ -82,13 +85,15 @@ func TestUserModeNeedsLogin(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(cfg.Path, DBFile))
 }
 
-func TestNewWithZeroConfigDefaults(t *testing.T) {
-	cfg := Config{
-		Addr:     "127.0.0.1:0",
-		Driver:   "log",
-		Telegram: config.Telegram{AppID: 1, AppHash: "x", BotToken: "1:x"},
-		DataDir:  config.DataDir{Path: t.TempDir()},
-	}
+func TestNewFromDefaults(t *testing.T) {
+	cfg := Defaults()
+	require.Equal(t, 24*time.Hour, cfg.MaxAge, "the envDefault tags are the defaults")
+	require.Equal(t, 10, cfg.FileMaxBackups)
+	require.Equal(t, []string{"message", "callback_query"}, cfg.ForwardTypes)
+	require.Equal(t, "X-API-Key", cfg.HTTP.APIKeyHeader)
+	cfg.Addr, cfg.Driver = "127.0.0.1:0", "log"
+	cfg.Telegram = config.Telegram{AppID: 1, AppHash: "x", BotToken: "1:x", DCID: 2}
+	cfg.DataDir = config.DataDir{Path: t.TempDir()}
 	svc, err := New(cfg, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	defer svc.Close()

@@ -3,6 +3,8 @@ package receiver
 import (
 	"fmt"
 	"os"
+	"sort"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -11,28 +13,48 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver/webhook"
 )
 
-// newDriver is the one place that maps DRIVER to an implementation. A new
-// driver is a package under internal/receiver/driver and a case here.
-func newDriver(cfg Config, log *zap.Logger) (driver.Driver, error) {
-	switch cfg.Driver {
-	case "http":
-		headers, err := parseHeaders(cfg.HTTPHeaders)
-		if err != nil {
-			return nil, err
-		}
-		if cfg.HTTPAPIKey != "" {
-			headers[cfg.HTTPKeyHdr] = cfg.HTTPAPIKey
-		}
-		return webhook.New(webhook.Config{
-			URL:     cfg.HTTPURL,
-			Secret:  cfg.HTTPSecret,
-			Timeout: cfg.HTTPTimeout,
-			Headers: headers,
-		}, log)
-	case "log":
-		return logdriver.New(log, nil), nil
-	case "stdout":
+// driverEntry is one value of DRIVER: what it needs from the configuration
+// (check, nil when nothing) and how it is built.
+type driverEntry struct {
+	check func(c *Config) error
+	build func(c *Config, log *zap.Logger) (driver.Driver, error)
+}
+
+// drivers is the one place that maps DRIVER to an implementation. A new
+// driver is a package under internal/receiver/driver (with its settings
+// struct in Config, under its own prefix) and one line here.
+var drivers = map[string]driverEntry{
+	"http": {
+		check: func(c *Config) error { return c.HTTP.Check() },
+		build: func(c *Config, log *zap.Logger) (driver.Driver, error) { return webhook.FromSettings(c.HTTP, log) },
+	},
+	"log": {build: func(_ *Config, log *zap.Logger) (driver.Driver, error) { return logdriver.New(log, nil), nil }},
+	"stdout": {build: func(_ *Config, log *zap.Logger) (driver.Driver, error) {
 		return logdriver.New(log, os.Stdout), nil
+	}},
+}
+
+// checkDriver validates DRIVER and what the chosen driver needs.
+func checkDriver(c *Config) error {
+	d, ok := drivers[c.Driver]
+	if !ok {
+		names := make([]string, 0, len(drivers))
+		for n := range drivers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("DRIVER: %q is not one of %s", c.Driver, strings.Join(names, ", "))
 	}
-	return nil, fmt.Errorf("DRIVER: %q is not one of http, log, stdout", cfg.Driver)
+	if d.check != nil {
+		return d.check(c)
+	}
+	return nil
+}
+
+// newDriver builds the driver DRIVER names (checked by Validate).
+func newDriver(cfg Config, log *zap.Logger) (driver.Driver, error) {
+	if err := checkDriver(&cfg); err != nil {
+		return nil, err
+	}
+	return drivers[cfg.Driver].build(&cfg, log)
 }

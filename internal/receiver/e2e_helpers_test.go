@@ -20,6 +20,7 @@ import (
 
 	"github.com/tgbotsvc/tgbot/api"
 	consumer "github.com/tgbotsvc/tgbot/examples/downstream/webhook"
+	"github.com/tgbotsvc/tgbot/internal/bots"
 	"github.com/tgbotsvc/tgbot/internal/config"
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver/webhook"
@@ -126,12 +127,14 @@ func newSuite(t *testing.T) *suite {
 	dir := t.TempDir()
 	r := startReceiver(t, testConfig(env, dir, "http://127.0.0.1:1/unused"))
 	r.stop(t)
-	session, err := os.ReadFile(tgclient.SessionFile(dir, receiver.SessionName))
+	session, err := os.ReadFile(bots.SessionFile(dir, env.BotID, receiver.SessionName))
 	require.NoError(t, err)
 	return &suite{env: env, session: session}
 }
 
-// dataDir is a new DATA_DIR holding the bot's session.
+// dataDir is a new DATA_DIR holding the bot's session where a single-bot
+// receiver kept it (DATA_DIR/receiver.session.json): every test that
+// starts from it also checks that the session is moved, not lost.
 func (s *suite) dataDir(t *testing.T) string {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(tgclient.SessionFile(dir, receiver.SessionName), s.session, 0o600))
@@ -139,18 +142,18 @@ func (s *suite) dataDir(t *testing.T) string {
 }
 
 func testConfig(env *emutest.Env, dataDir, url string) receiver.Config {
-	return receiver.Config{
-		Addr:       "127.0.0.1:0",
-		AdminToken: adminToken,
-		HTTPURL:    url,
-		HTTPSecret: testSecret,
-		BackoffMin: 20 * time.Millisecond,
-		BackoffMax: 200 * time.Millisecond,
-		TGRetry:    100 * time.Millisecond,
-		Telegram:   env.Telegram,
-		DataDir:    config.DataDir{Path: dataDir},
-		Log:        config.Log{Level: "debug"},
-	}
+	cfg := receiver.Defaults()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.AdminToken = adminToken
+	cfg.HTTP.URL = url
+	cfg.HTTP.Secret = testSecret
+	cfg.BackoffMin = 20 * time.Millisecond
+	cfg.BackoffMax = 200 * time.Millisecond
+	cfg.TGRetry = 100 * time.Millisecond
+	cfg.Telegram = env.Telegram
+	cfg.DataDir = config.DataDir{Path: dataDir}
+	cfg.Log = config.Log{Level: "debug", Format: "json", FileMaxSizeMB: 5}
+	return cfg
 }
 
 // running is a receiver started by startReceiver.
@@ -223,15 +226,7 @@ func send(t *testing.T, env *emutest.Env, user int64, text string) {
 // botSaid returns the texts the bot sent to user.
 func botSaid(t *testing.T, env *emutest.Env, user int64) []string {
 	t.Helper()
-	msgs, err := env.Server.Messages(user, env.BotID)
-	require.NoError(t, err)
-	var out []string
-	for _, m := range msgs {
-		if m.Out {
-			out = append(out, m.Text)
-		}
-	}
-	return out
+	return botSaidVia(t, env, user, env.BotID)
 }
 
 func httpDo(t *testing.T, method, url, token string) (int, map[string]any) {

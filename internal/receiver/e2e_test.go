@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/tgbotsvc/tgbot/internal/benchutil"
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 	"github.com/tgbotsvc/tgbot/internal/receiver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
 	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
@@ -355,11 +355,11 @@ func (s *suite) testNoSecretsInLogs(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	var logs benchutil.Buffer
+	var logs procrun.Buffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zap.DebugLevel))
 	cfg := testConfig(env, s.dataDir(t), strings.Replace(down.srv.URL, "http://", "http://user:urlpassword@", 1)+"/events?token=querysecret")
-	cfg.HTTPAPIKey = "apikeysecret"
-	cfg.HTTPHeaders = []string{"X-Extra=headersecret"}
+	cfg.HTTP.APIKey = "apikeysecret"
+	cfg.HTTP.Headers = []string{"X-Extra=headersecret"}
 	r := startReceiverLog(t, cfg, log)
 	u := newUser(t, env, "Secret")
 	send(t, env, u.ID, "hello")

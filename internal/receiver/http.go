@@ -1,13 +1,10 @@
 package receiver
 
 import (
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,6 +12,9 @@ import (
 
 	"github.com/tgbotsvc/tgbot/api"
 
+	"github.com/tgbotsvc/tgbot/internal/bearer"
+	"github.com/tgbotsvc/tgbot/internal/bots"
+	"github.com/tgbotsvc/tgbot/internal/httperror"
 	"github.com/tgbotsvc/tgbot/internal/receiver/outbox"
 )
 
@@ -22,6 +22,8 @@ import (
 // dead-letter admin.
 func (s *Service) routes() http.Handler {
 	r := chi.NewRouter()
+	r.NotFound(httperror.NotFound)
+	r.MethodNotAllowed(httperror.MethodNotAllowed)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -36,37 +38,48 @@ func (s *Service) routes() http.Handler {
 		r.Get("/dead-letters", s.listDead)
 		r.Post("/dead-letters/replay", s.replay)
 		r.Post("/dead-letters/{id}/replay", s.replay)
+		bots.Routes(r, s)
 	})
 	return r
 }
 
 func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
 	storeErr := s.store.Healthy()
+	bs := s.list()
+	all := func(f func(*bot) bool) bool { return allBots(bs, f) }
+	ready := storeErr == nil && all((*bot).isReady)
+	infos := make([]map[string]any, 0, len(bs))
+	for _, b := range bs {
+		in := b.info()
+		infos = append(infos, map[string]any{"id": in.ID, "username": in.Username, "status": in.Status,
+			"error": in.Error, "connected": b.connected.Load()})
+	}
 	body := map[string]any{
-		"ready":           s.Ready(),
-		"authorized":      s.authorized.Load(),
-		"updates_running": s.ready.Load(),
-		"connected":       s.connected.Load(),
+		"ready":           ready,
+		"authorized":      all(func(b *bot) bool { return b.authorized.Load() }),
+		"updates_running": all(func(b *bot) bool { return b.ready.Load() }),
+		"connected":       all(func(b *bot) bool { return b.connected.Load() }),
 		"store_ok":        storeErr == nil,
 		"outbox_depth":    s.store.Depth(),
+		"bots":            infos,
 	}
 	status := http.StatusOK
-	if !s.Ready() {
+	if !ready {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, body)
 }
 
 // adminAuth hides the admin endpoints when RECEIVER_ADMIN_TOKEN is unset
-// and checks the bearer token (in constant time) otherwise.
+// and checks the bearer token (SHA-256, constant time) otherwise.
 func (s *Service) adminAuth(next http.Handler) http.Handler {
+	tokens := bearer.New(s.cfg.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.AdminToken == "" {
+		if tokens.Empty() {
 			writeError(w, errAdminDisabled)
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+		if _, ok := tokens.Check(r); !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="receiver admin"`)
 			writeError(w, errUnauthorized)
 			return
@@ -123,29 +136,26 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 
 var (
 	errAdminDisabled = errors.New("not found")
-	errUnauthorized  = errors.New("missing or wrong bearer token")
+	errUnauthorized  = errors.New("missing or invalid bearer token (Authorization: Bearer <token>)")
 	errBadLimit      = errors.New("limit: want a non-negative integer")
 )
 
-// writeError is the one place that maps errors to HTTP statuses. Internal
-// errors get a generic message (the details are logged by the caller).
+// writeError is the one place that maps errors to HTTP statuses and error
+// codes. Internal errors get a generic message (the details are logged by
+// the caller).
 func writeError(w http.ResponseWriter, err error) {
-	status, msg := http.StatusInternalServerError, "internal error"
+	status, d := http.StatusInternalServerError, httperror.Detail{Code: "internal", Message: "internal error"}
 	switch {
 	case errors.Is(err, errAdminDisabled):
-		status, msg = http.StatusNotFound, err.Error()
+		status, d = http.StatusNotFound, httperror.Detail{Code: "not_found", Message: "no such route"}
 	case errors.Is(err, outbox.ErrNotFound):
-		status, msg = http.StatusNotFound, "dead letter not found"
+		status, d = http.StatusNotFound, httperror.Detail{Code: "dead_letter_not_found", Message: "dead letter not found"}
 	case errors.Is(err, errUnauthorized):
-		status, msg = http.StatusUnauthorized, err.Error()
+		status, d = http.StatusUnauthorized, httperror.Detail{Code: "unauthorized", Message: err.Error()}
 	case errors.Is(err, errBadLimit):
-		status, msg = http.StatusBadRequest, err.Error()
+		status, d = http.StatusBadRequest, httperror.Detail{Code: "invalid_argument", Message: err.Error(), Field: "limit"}
 	}
-	writeJSON(w, status, map[string]string{"error": msg})
+	httperror.Write(w, status, d)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httperror.WriteJSON(w, status, v) }

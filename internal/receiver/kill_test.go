@@ -28,6 +28,9 @@ type process struct {
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binaries and runs them as processes (go test -short skips it)")
+	}
 	bin := filepath.Join(t.TempDir(), "receiver")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/tgbotsvc/tgbot/cmd/receiver").CombinedOutput()
 	require.NoError(t, err, "%s", out)

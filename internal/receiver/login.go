@@ -20,7 +20,6 @@ import (
 // 2FA password on in/out (a terminal), and saves the authorized session in
 // DATA_DIR for Run to use. Nothing it reads is logged.
 func Login(ctx context.Context, cfg Config, log *zap.Logger, in io.Reader, out io.Writer) error {
-	cfg.setDefaults()
 	for _, v := range []interface{ Validate() error }{&cfg.Telegram, &cfg.DataDir} {
 		if err := v.Validate(); err != nil {
 			return fmt.Errorf("config: %w", err)

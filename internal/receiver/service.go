@@ -25,24 +25,17 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/gotd/contrib/middleware/floodwait"
-	"github.com/gotd/log/logzap"
-	"github.com/gotd/td/telegram"
-	"github.com/gotd/td/telegram/updates"
-	updhook "github.com/gotd/td/telegram/updates/hook"
-	"github.com/gotd/td/tg"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tgbotsvc/tgbot/internal/bots"
+	"github.com/tgbotsvc/tgbot/internal/lifecycle"
 	"github.com/tgbotsvc/tgbot/internal/receiver/delivery"
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
 	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
-	"github.com/tgbotsvc/tgbot/internal/receiver/handlers"
 	"github.com/tgbotsvc/tgbot/internal/receiver/metrics"
 	"github.com/tgbotsvc/tgbot/internal/receiver/outbox"
 	"github.com/tgbotsvc/tgbot/internal/storage"
@@ -86,6 +79,7 @@ func WithTelegramOptions(f func(*tgclient.Options)) Option { return func(o *opti
 // Service is a receiver.
 type Service struct {
 	cfg     Config
+	opts    options
 	log     *zap.Logger
 	forward map[event.Type]bool
 
@@ -93,47 +87,53 @@ type Service struct {
 	store    *outbox.Store
 	m        *metrics.Metrics
 	disp     *delivery.Dispatcher
-	router   *handler.Router
-	runner   *handler.Runner
-	gaps     *updates.Manager
-	client   *telegram.Client
 	ln       net.Listener
 	srv      *http.Server
 	userMode bool
 
-	botID      atomic.Int64
-	authorized atomic.Bool
-	ready      atomic.Bool
-	connected  atomic.Bool
-	wasReady   atomic.Bool
-	runCtx     atomic.Pointer[context.Context]
+	mu     sync.Mutex
+	bots   map[int64]*bot // by token ID (0: the user-mode account)
+	order  []int64        // start order
+	runCtx context.Context
+	fatal  chan error
 
 	closeOnce sync.Once
 }
 
-// New validates cfg, opens the outbox in DATA_DIR, builds the Telegram
-// client, the handlers and the driver, and starts listening on cfg.Addr
+// New validates cfg, opens the outbox in DATA_DIR, builds one Telegram
+// client per bot (TG_BOT_TOKEN, TG_BOT_TOKENS and the bots added at
+// runtime), the handlers and the driver, and starts listening on cfg.Addr
 // (so Addr is known before Run). Call Run, or Close if Run is never called.
 func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg.setDefaults()
-	for _, v := range []interface{ Validate() error }{&cfg, &cfg.Log, &cfg.Telegram, &cfg.DataDir} {
+	for _, v := range []interface{ Validate() error }{&cfg, &cfg.HTTP, &cfg.Log, &cfg.Telegram, &cfg.DataDir} {
 		if err := v.Validate(); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 	}
+	tokens, err := bots.FromConfig(cfg.BotToken, cfg.BotTokens)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	saved, err := bots.Saved(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
 	forward, _ := event.ParseTypes(cfg.ForwardTypes)
 	log = log.Named("receiver")
-	s := &Service{cfg: cfg, log: log, forward: forward, userMode: cfg.BotToken == ""}
+	s := &Service{cfg: cfg, opts: o, log: log, forward: forward, userMode: len(tokens) == 0 && len(saved) == 0,
+		bots: map[int64]*bot{}, fatal: make(chan error, 1)}
 
-	sessionPath := tgclient.SessionFile(cfg.Path, SessionName)
+	legacySession := tgclient.SessionFile(cfg.Path, SessionName)
 	if s.userMode {
-		if _, err := os.Stat(sessionPath); err != nil {
-			return nil, fmt.Errorf("TG_BOT_TOKEN is empty (user mode) and there is no saved session at %s: run `receiver login` first", sessionPath)
+		if _, err := os.Stat(legacySession); err != nil {
+			return nil, fmt.Errorf("TG_BOT_TOKEN is empty (user mode) and there is no saved session at %s: run `receiver login` first", legacySession)
 		}
+	} else if err := migrateSession(cfg, tokens, log); err != nil {
+		return nil, err
 	}
 
 	ok := false
@@ -142,7 +142,6 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 			s.Close()
 		}
 	}()
-	var err error
 	if s.db, err = storage.Open(filepath.Join(cfg.Path, DBFile), outbox.Buckets...); err != nil {
 		return nil, err
 	}
@@ -177,45 +176,12 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 		InitialBackoff: cfg.BackoffMin,
 		MaxBackoff:     cfg.BackoffMax,
 		Concurrency:    cfg.Concurrency,
+		MaxInMemory:    cfg.MaxInMemory,
 	}, drv, s.store, s.m, log)
 
-	s.router = handler.NewRouter()
-	if o.routes != nil {
-		o.routes(s.router)
-	} else {
-		handlers.Register(s.router)
-	}
-	for _, f := range o.extra {
-		f(s.router)
-	}
-
-	s.gaps = updates.New(updates.Config{
-		Handler:      telegram.UpdateHandlerFunc(s.handleUpdates),
-		Storage:      s.store,
-		AccessHasher: s.store,
-		Logger:       logzap.New(log.Named("updates").WithOptions(zap.IncreaseLevel(zapcore.InfoLevel))),
-	})
-	tgOpts := tgclient.Options{
-		SessionPath:   sessionPath,
-		Logger:        log.Named("telegram"),
-		UpdateHandler: s.gaps,
-		Middlewares: []telegram.Middleware{
-			updhook.UpdateHook(s.gaps.Handle),
-			floodwait.NewSimpleWaiter().WithMaxRetries(3).WithMaxWait(time.Minute),
-		},
-		RetryInterval:     cfg.TGRetry,
-		OnConnectionState: s.onConnectionState,
-	}
-	if o.tg != nil {
-		o.tg(&tgOpts)
-	}
-	if s.client, err = tgclient.New(cfg.Telegram, tgOpts); err != nil {
+	if err := s.buildBots(bots.Merge(tokens, saved), legacySession); err != nil {
 		return nil, err
 	}
-	s.runner = handler.NewRunner(handler.RunnerConfig{
-		QueueSize:           cfg.HandlerQueue,
-		ConversationTimeout: cfg.ConvTimeout,
-	}, s.router, newReplier(s.client.API()), emitter{s}, s.m, log)
 
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("RECEIVER_ADDR: %w", err)
@@ -224,55 +190,140 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      45 * time.Second, // PUT /admin/bots waits for a login (bots.AddTimeout)
 		IdleTimeout:       2 * time.Minute,
 	}
 	ok = true
 	return s, nil
 }
 
+// migrateSession moves a single-bot DATA_DIR's session to the directory of
+// its bot: TG_BOT_TOKEN's bot, or the only bot configured.
+func migrateSession(cfg Config, tokens []bots.Token, log *zap.Logger) error {
+	owner, ok := bots.LegacyOwner(cfg.BotToken, tokens)
+	if !ok {
+		return nil
+	}
+	moved, err := bots.MigrateSession(tgclient.SessionFile(cfg.Path, SessionName), cfg.Path, owner, SessionName)
+	if err != nil {
+		return fmt.Errorf("DATA_DIR: moving the session to bots/%d: %w", owner, err)
+	}
+	if moved {
+		log.Info("session moved to the bot's directory", zap.Int64("bot_id", owner))
+	}
+	return nil
+}
+
+// buildBots builds the user-mode account (its session at legacySession)
+// or one client per token.
+func (s *Service) buildBots(tokens []bots.Token, legacySession string) error {
+	if s.userMode {
+		b, err := s.newBot(bots.Token{}, legacySession)
+		if err != nil {
+			return err
+		}
+		s.bots[0], s.order = b, []int64{0}
+	}
+	for _, t := range tokens {
+		b, err := s.newBot(t, bots.SessionFile(s.cfg.Path, t.ID(), SessionName))
+		if err != nil {
+			return err
+		}
+		s.bots[t.ID()] = b
+		s.order = append(s.order, t.ID())
+	}
+	return nil
+}
+
 // Addr is the address the HTTP endpoints listen on (the real port when
 // RECEIVER_ADDR asked for port 0).
 func (s *Service) Addr() string { return s.ln.Addr().String() }
 
-// BotID is the ID of the logged-in account (0 before login).
-func (s *Service) BotID() int64 { return s.botID.Load() }
+// BotID is the ID of the first account (0 before a user-mode login).
+func (s *Service) BotID() int64 {
+	if b := s.first(); b != nil {
+		return b.id.Load()
+	}
+	return 0
+}
 
-// Ready reports what /readyz reports: authorized, the update manager
-// running with its start-up getDifference applied, and the store healthy.
+func (s *Service) first() *bot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.order) == 0 {
+		return nil
+	}
+	return s.bots[s.order[0]]
+}
+
+// list returns the bots in start order.
+func (s *Service) list() []*bot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*bot, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.bots[id])
+	}
+	return out
+}
+
+// Ready reports what /readyz reports: every bot authorized with its update
+// manager running (start-up getDifference applied), and the store healthy.
 func (s *Service) Ready() bool {
-	return s.authorized.Load() && s.ready.Load() && s.store.Healthy() == nil
+	return s.store.Healthy() == nil && allBots(s.list(), (*bot).isReady)
+}
+
+// allBots reports whether there are bots and f holds for each.
+func allBots(bs []*bot, f func(*bot) bool) bool {
+	for _, b := range bs {
+		if !f(b) {
+			return false
+		}
+	}
+	return len(bs) > 0
+}
+
+// WaitReady waits until Ready or ctx ends.
+func (s *Service) WaitReady(ctx context.Context) error {
+	return lifecycle.WaitReady(ctx, s.Ready, 10*time.Millisecond)
 }
 
 // Run receives, handles and delivers until ctx is cancelled, then shuts
 // down gracefully (in-flight deliveries get a few seconds; what is not
 // delivered stays in the outbox). It returns the first error that stopped
-// it, or nil after a requested shutdown. Run closes the service.
+// it, or nil after a requested shutdown. A bot whose login Telegram refuses
+// stops Run when it is the only account; among several it is reported as
+// "error" by /admin/bots and the others go on. Run closes the service.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.Close()
-	pending, err := s.store.Pending()
-	if err != nil {
-		return err
-	}
-	if len(pending) > 0 {
-		s.log.Info("delivering events left in the outbox", zap.Int("count", len(pending)))
-		s.disp.Push(pending)
+	// The dispatcher reads the events left in the outbox itself, a window
+	// at a time (delivery.Pager).
+	if n := s.store.Depth(); n > 0 {
+		s.log.Info("delivering events left in the outbox", zap.Int64("count", n))
 	}
 	s.store.Start()
 
 	g, gctx := errgroup.WithContext(ctx)
-	s.runCtx.Store(&gctx)
+	s.mu.Lock()
+	s.runCtx = gctx
+	s.mu.Unlock()
+	for _, b := range s.list() {
+		b.start(gctx, s.botFailed)
+	}
 	g.Go(func() error { return s.disp.Run(gctx) })
-	g.Go(func() error { return s.runner.Run(gctx) })
 	g.Go(func() error {
-		err := s.client.Run(gctx, s.runTelegram)
-		if gctx.Err() != nil {
+		// A backlog read back from the outbox would otherwise stay
+		// resident as mapped file pages (see storage.ReleaseMapped).
+		s.db.KeepMappedSmall(gctx, 500*time.Millisecond, 16<<20)
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case err := <-s.fatal:
+			return fmt.Errorf("telegram: %w", err)
+		case <-gctx.Done():
 			return nil
 		}
-		if err == nil {
-			err = errors.New("telegram client stopped")
-		}
-		return fmt.Errorf("telegram: %w", err)
 	})
 	g.Go(func() error {
 		if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -282,14 +333,28 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		return s.srv.Shutdown(sctx)
+		return lifecycle.Shutdown(s.srv, 5*time.Second)
 	})
-	s.log.Info("receiver started", zap.String("addr", s.Addr()), zap.Bool("user_mode", s.userMode))
-	err = g.Wait()
+	s.log.Info("receiver started", zap.String("addr", s.Addr()), zap.Bool("user_mode", s.userMode), zap.Int("bots", len(s.list())))
+	err := g.Wait()
+	for _, b := range s.list() {
+		b.stop()
+	}
 	s.log.Info("receiver stopped", zap.Int64("outbox_depth", s.store.Depth()))
 	return err
+}
+
+// botFailed handles a bot whose login was refused for good: with one
+// account the whole service stops (the process exits and says why), with
+// several only that bot stops.
+func (s *Service) botFailed(_ *bot, err error) {
+	if len(s.list()) > 1 {
+		return
+	}
+	select {
+	case s.fatal <- err:
+	default:
+	}
 }
 
 // Close releases the store and the listener. Run calls it; call it only if
@@ -311,61 +376,6 @@ func (s *Service) Close() {
 // ErrNotLoggedIn is returned in user mode when the saved session is not
 // authorized.
 var ErrNotLoggedIn = errors.New("the saved session is not logged in: run `receiver login` first (or set TG_BOT_TOKEN)")
-
-// runTelegram logs in (bots once per session) and runs the update manager.
-func (s *Service) runTelegram(ctx context.Context) error {
-	var self *tg.User
-	var err error
-	if s.userMode {
-		st, err := s.client.Auth().Status(ctx)
-		if err != nil {
-			return fmt.Errorf("auth status: %w", err)
-		}
-		if !st.Authorized {
-			return ErrNotLoggedIn
-		}
-		self = st.User
-	} else if self, err = tgclient.EnsureBotAuth(ctx, s.client, s.cfg.BotToken); err != nil {
-		return err
-	}
-	s.botID.Store(self.ID)
-	s.router.SetBotUsername(self.Username)
-	s.authorized.Store(true)
-	s.log.Info("logged in", zap.Int64("id", self.ID), zap.String("username", self.Username), zap.Bool("bot", self.Bot))
-	return s.gaps.Run(ctx, s.client.API(), self.ID, updates.AuthOptions{
-		IsBot: self.Bot,
-		OnStart: func(ctx context.Context) {
-			// The manager runs its start-up getDifference before it reads
-			// pushed updates: this marker comes back through handleUpdates
-			// once that is done, which is when the service is ready.
-			go func() { _ = s.gaps.Handle(ctx, &tg.UpdateShort{Update: &tg.UpdateConfig{}}) }()
-		},
-	})
-}
-
-// onConnectionState forces a getDifference whenever the connection comes
-// back: gotd's manager does not notice updates pushed while it was down.
-func (s *Service) onConnectionState(st telegram.ConnectionState) {
-	if st != telegram.ConnectionStateReady {
-		s.connected.Store(false)
-		return
-	}
-	s.connected.Store(true)
-	if !s.wasReady.Swap(true) {
-		return // the first connection: the manager's start-up getDifference covers it
-	}
-	ctxp := s.runCtx.Load()
-	if ctxp == nil {
-		return
-	}
-	ctx := *ctxp
-	s.log.Info("reconnected, fetching missed updates")
-	go func() {
-		if err := s.gaps.Handle(ctx, &tg.UpdatesTooLong{}); err != nil && ctx.Err() == nil {
-			s.log.Warn("force getDifference", zap.Error(err))
-		}
-	}()
-}
 
 // onCommit counts committed events.
 func (s *Service) onCommit(recs []outbox.Record) {

@@ -18,7 +18,7 @@ import (
 // handlers. With RECEIVER_SYNC_COMMIT it returns (and delivery starts) only
 // once the events are committed. If events cannot be queued, the update
 // state is frozen so that it never passes them.
-func (s *Service) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
+func (b *bot) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 	var (
 		list  []tg.UpdateClass
 		users []tg.UserClass
@@ -34,19 +34,25 @@ func (s *Service) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 	default:
 		return nil
 	}
+	s := b.s
 	ents := event.NewEntities(users, chats)
-	botID := s.botID.Load()
+	botID := b.id.Load()
+	var botUsername string
+	if u := b.username.Load(); u != nil {
+		botUsername = *u
+	}
 	var evs []event.Event
 	hs := make([]*handler.Update, 0, len(list))
 	for _, upd := range list {
 		if _, ok := upd.(*tg.UpdateConfig); ok {
-			s.ready.Store(true)
+			b.ready.Store(true)
 		}
 		s.m.Updates.WithLabelValues(upd.TypeName()).Inc()
 		ev, ok := event.FromUpdate(botID, upd, ents)
 		if !ok {
 			continue
 		}
+		ev.BotUsername = botUsername
 		if s.forward[ev.Type] {
 			evs = append(evs, ev)
 		}
@@ -78,7 +84,7 @@ func (s *Service) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 		s.disp.Push(fresh)
 	}
 	for _, hu := range hs {
-		s.runner.Dispatch(hu)
+		b.runner.Dispatch(hu)
 	}
 	return nil
 }

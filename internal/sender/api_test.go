@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -152,10 +153,48 @@ func TestAPI(t *testing.T) {
 					require.Equal(t, tc.field, e["field"], string(resp.Body))
 				}
 				if tc.status == 422 {
-					require.Regexp(t, `^[A-Z_]+`, e["message"], "Telegram's error text")
+					require.Regexp(t, `^[A-Z_]+$`, e["telegram_error"], "Telegram's error text")
+					require.NotEqual(t, e["telegram_error"], e["message"], "a message that says what to do")
 				}
 			})
 		}
+	})
+
+	t.Run("errors say what to do", func(t *testing.T) {
+		stranger, err := env.Server.CreateUser("Stranger", "") // never wrote to the bot
+		require.NoError(t, err)
+		errorOf := func(t *testing.T, resp response, status int) map[string]any {
+			t.Helper()
+			require.Equal(t, status, resp.Status, string(resp.Body))
+			return resp.JSON(t)["error"].(map[string]any)
+		}
+
+		e := errorOf(t, s.postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": stranger.ID, "text": "x"}, nil), 422)
+		require.Equal(t, "chat_not_found", e["code"])
+		require.Equal(t, "chat not found: the user has not written to this bot yet, or the ID is wrong", e["message"])
+		require.Equal(t, "PEER_ID_INVALID", e["telegram_error"])
+
+		bulk := s.postJSON(t, "/api_v1/send_multiple_messages", map[string]any{"chat_ids": []int64{stranger.ID}, "text": "x"}, nil)
+		require.Equal(t, http.StatusOK, bulk.Status, string(bulk.Body))
+		item := bulk.JSON(t)["results"].([]any)[0].(map[string]any)["error"].(map[string]any)
+		require.Equal(t, "PEER_ID_INVALID", item["telegram_error"], string(bulk.Body))
+
+		e = errorOf(t, s.postJSON(t, "/api_v1/send_message", []byte(`{"chat_id":1,"text":"x","colour":"red"}`), nil), 400)
+		require.Equal(t, "colour", e["field"])
+		require.Equal(t, `unknown field "colour"; the fields here are: chat_id, username, text, parse_mode, buttons, silent, reply_to_message_id, bot`, e["message"])
+
+		e = errorOf(t, s.postJSON(t, "/api_v1/send_message",
+			[]byte(`{"chat_id":1,"text":"x","buttons":[[{"text":"a","url":"https://a.b"},{"text":"b","chat_id":1}]]}`), nil), 400)
+		require.Equal(t, "buttons[0][1].chat_id", e["field"])
+		require.Equal(t, `unknown field "chat_id"; the fields here are: text, callback_data, url`, e["message"])
+
+		e = errorOf(t, s.postJSON(t, "/api_v1/send_multiple_message", []byte(`[{"chat_id":1,"text":"x"},{"chat_id":2,"txt":"y"}]`), nil), 400)
+		require.Equal(t, "[1].txt", e["field"])
+		require.Contains(t, e["message"], "the fields here are: chat_id, username, text,")
+
+		e = errorOf(t, s.uploadFields(t, "x.txt", strings.NewReader("x"), map[string]string{"file": "x"}, nil), 400)
+		require.Equal(t, "file", e["field"])
+		require.Equal(t, `unknown form field "file": the file goes in the field "document"; the other fields are "file_name", "mime_type" and "bot"`, e["message"])
 	})
 
 	t.Run("no route and wrong method", func(t *testing.T) {
@@ -196,7 +235,10 @@ func TestAPI(t *testing.T) {
 		}, 30*time.Second, 100*time.Millisecond)
 		msgs := botMessages(t, env, alice.ID)
 		require.Equal(t, "after reconnect", msgs[len(msgs)-1].Text)
-		require.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/readyz", "", nil, nil).Status)
+		// Readiness follows the connection; on a loaded machine gotd may
+		// need another moment to report it.
+		require.Eventually(t, func() bool { return s.do(t, http.MethodGet, "/readyz", "", nil, nil).Status == http.StatusOK },
+			10*time.Second, 20*time.Millisecond)
 	})
 
 	t.Run("secrets stay out of logs", func(t *testing.T) {
@@ -205,7 +247,10 @@ func TestAPI(t *testing.T) {
 	})
 
 	t.Run("operations need no token", func(t *testing.T) {
-		for _, path := range []string{"/healthz", "/readyz", "/metrics", "/api_v1/openapi.json", "/api_v1/openapi.yaml", "/docs/", "/docs/swagger-initializer.js", "/docs/swagger-ui-bundle.js"} {
+		require.Eventually(t, func() bool {
+			return s.do(t, http.MethodGet, "/readyz", "", nil, map[string]string{"Authorization": ""}).Status == http.StatusOK
+		}, 10*time.Second, 20*time.Millisecond)
+		for _, path := range []string{"/healthz", "/metrics", "/api_v1/openapi.json", "/api_v1/openapi.yaml", "/docs/", "/docs/swagger-initializer.js", "/docs/swagger-ui-bundle.js"} {
 			resp := s.do(t, http.MethodGet, path, "", nil, map[string]string{"Authorization": ""})
 			require.Equal(t, http.StatusOK, resp.Status, path)
 		}
@@ -217,10 +262,12 @@ func TestAPI(t *testing.T) {
 		require.Contains(t, doc, "openapi")
 		metrics := string(s.do(t, http.MethodGet, "/metrics", "", nil, nil).Body)
 		for _, name := range []string{"sender_http_requests_total", "sender_http_request_duration_seconds", "sender_telegram_rpc_total",
-			"sender_telegram_flood_waits_total", "sender_messages_sent_total", "sender_job_queue_depth", "sender_telegram_ready 1"} {
+			"sender_telegram_flood_waits_total", "sender_messages_sent_total", "sender_job_queue_depth"} {
 			require.Contains(t, metrics, name)
 		}
-		require.Contains(t, metrics, `sender_telegram_rpc_total{code="FLOOD_WAIT",method="messages.sendMessage"}`)
+		bot := strconv.FormatInt(env.BotID, 10)
+		require.Contains(t, metrics, `sender_telegram_ready{bot="`+bot+`"} 1`)
+		require.Contains(t, metrics, `sender_telegram_rpc_total{bot="`+bot+`",code="FLOOD_WAIT",method="messages.sendMessage"}`)
 		require.NotContains(t, metrics, testToken)
 	})
 
@@ -264,10 +311,23 @@ func TestAPI(t *testing.T) {
 		}
 		require.Len(t, botMessages(t, env, u.ID), 2)
 
+		// The same JSON written differently is the same request.
+		canon := map[string]string{"Idempotency-Key": "key-canonical"}
+		c1 := s.postJSON(t, "/api_v1/send_message", []byte(fmt.Sprintf(`{"chat_id":%d,"text":"caf\u00e9","silent":true}`, u.ID)), canon)
+		require.Equal(t, http.StatusOK, c1.Status, string(c1.Body))
+		c2 := s.postJSON(t, "/api_v1/send_message", []byte(fmt.Sprintf("{\n  \"silent\": true,\n  \"text\": \"café\",\n  \"chat_id\": %d\n}", u.ID)), canon)
+		require.Equal(t, http.StatusOK, c2.Status, string(c2.Body))
+		require.Equal(t, c1.Body, c2.Body)
+		require.Equal(t, "true", c2.Header.Get("Idempotent-Replayed"))
+		c3 := s.postJSON(t, "/api_v1/send_message", []byte(fmt.Sprintf(`{"text":"café","chat_id":%d,"silent":false}`, u.ID)), canon)
+		require.Equal(t, http.StatusConflict, c3.Status, string(c3.Body))
+		require.Equal(t, "idempotency_conflict", c3.errorCode(t))
+		require.Len(t, botMessages(t, env, u.ID), 3)
+
 		// Keys are per caller route: the same key on another route is another request.
 		bulk := s.postJSON(t, "/api_v1/send_multiple_message", []map[string]any{{"chat_id": u.ID, "text": "bulk"}}, key)
 		require.Equal(t, http.StatusOK, bulk.Status, string(bulk.Body))
-		require.Len(t, botMessages(t, env, u.ID), 3)
+		require.Len(t, botMessages(t, env, u.ID), 4)
 	})
 
 	t.Run("bulk synchronous", func(t *testing.T) {

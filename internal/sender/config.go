@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 type Config struct {
 	Addr                 string   `env:"SENDER_ADDR" envDefault:":8001" usage:"listen address of the REST API (127.0.0.1:0 picks a free port)"`
 	APITokens            []string `env:"SENDER_API_TOKENS" secret:"true" usage:"comma-separated bearer tokens the API accepts (Authorization: Bearer <token>)"`
+	AdminToken           string   `env:"SENDER_ADMIN_TOKEN" secret:"true" usage:"bearer token of /admin (adding and removing bots at runtime), at least 16 characters; empty = admin disabled (404)"`
 	AllowUnauthenticated bool     `env:"SENDER_ALLOW_UNAUTHENTICATED" envDefault:"false" usage:"serve the API without tokens when SENDER_API_TOKENS is empty (local use only)"`
 
 	AsyncThreshold int   `env:"SENDER_ASYNC_THRESHOLD" envDefault:"100" usage:"bulk requests with more recipients than this become persistent jobs (202)"`
@@ -42,13 +44,15 @@ type Config struct {
 
 // Validate implements config.Validator.
 func (c *Config) Validate() error {
+	var errs []error
 	if len(c.APITokens) == 0 && !c.AllowUnauthenticated {
-		return fmt.Errorf("SENDER_API_TOKENS: required (or set SENDER_ALLOW_UNAUTHENTICATED=true for local use)")
+		errs = append(errs, fmt.Errorf("SENDER_API_TOKENS: required (or set SENDER_ALLOW_UNAUTHENTICATED=true for local use)"))
 	}
-	for _, t := range c.APITokens {
-		if len(t) < 8 {
-			return fmt.Errorf("SENDER_API_TOKENS: every token needs at least 8 characters")
-		}
+	if err := config.CheckTokens("SENDER_API_TOKENS", config.MinAPITokenLen, c.APITokens...); err != nil {
+		errs = append(errs, err)
+	}
+	if err := config.CheckTokens("SENDER_ADMIN_TOKEN", config.MinAdminTokenLen, c.AdminToken); err != nil {
+		errs = append(errs, err)
 	}
 	checks := []struct {
 		name string
@@ -73,8 +77,8 @@ func (c *Config) Validate() error {
 	}
 	for _, ch := range checks {
 		if ch.bad {
-			return fmt.Errorf("%s: value out of range", ch.name)
+			errs = append(errs, fmt.Errorf("%s: value out of range", ch.name))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,8 @@ func lastDocument(t *testing.T, env *emutest.Env, userID int64) tgemu.Message {
 func TestDocuments(t *testing.T) {
 	const ttl = 700 * time.Millisecond
 	env := emutest.Start(t, emutest.WithConfig(func(c *tgemu.Config) { c.FileReferenceTTL = ttl }))
-	s := startSender(t, env, t.TempDir(), map[string]string{"SENDER_MAX_DOCUMENT_MB": "13"})
+	dataDir := t.TempDir()
+	s := startSender(t, env, dataDir, map[string]string{"SENDER_MAX_DOCUMENT_MB": "13"})
 	alice := newUser(t, env, "Alice")
 	bob := newUser(t, env, "Bob")
 
@@ -79,6 +81,33 @@ func TestDocuments(t *testing.T) {
 		require.Len(t, m.Entities, 1)
 		require.Equal(t, "report.txt", m.Document.Name)
 		require.Equal(t, small.SHA256, m.Document.SHA256)
+	})
+
+	t.Run("file_name and mime_type before or after the file", func(t *testing.T) {
+		fields := map[string]string{"file_name": "renamed.csv", "mime_type": "text/csv"}
+		for _, order := range []string{"before", "after"} {
+			var resp response
+			if order == "before" {
+				resp = s.uploadFields(t, "original.txt", strings.NewReader("a,b\n"), fields, nil)
+			} else {
+				resp = s.uploadFields(t, "original.txt", strings.NewReader("a,b\n"), nil, fields)
+			}
+			require.Equal(t, http.StatusCreated, resp.Status, "%s: %s", order, resp.Body)
+			body := resp.JSON(t)
+			require.Equal(t, "renamed.csv", body["file_name"], order)
+			require.Equal(t, "text/csv", body["mime_type"], order)
+			send := s.postJSON(t, "/api_v1/send_document", map[string]any{"chat_id": bob.ID, "document_id": body["document_id"]}, nil)
+			require.Equal(t, http.StatusOK, send.Status, string(send.Body))
+			require.Equal(t, "renamed.csv", lastDocument(t, env, bob.ID).Document.Name, order)
+		}
+	})
+
+	t.Run("a refused form leaves no file behind", func(t *testing.T) {
+		resp := s.uploadFields(t, "x.txt", strings.NewReader("spooled"), nil, map[string]string{"colour": "red"})
+		require.Equal(t, http.StatusBadRequest, resp.Status, string(resp.Body))
+		left, err := filepath.Glob(filepath.Join(dataDir, "documents", "*.part"))
+		require.NoError(t, err)
+		require.Empty(t, left)
 	})
 
 	t.Run("bigger than 10 MiB", func(t *testing.T) {
@@ -169,5 +198,25 @@ func TestDocuments(t *testing.T) {
 			[]byte("--b2\r\nContent-Disposition: form-data; name=\"document\"; filename=\"x.txt\"\r\n\r\nabc\r\n--b2--\r\n"), key)
 		require.Equal(t, http.StatusCreated, second.Status)
 		require.Equal(t, first.Body, second.Body)
+	})
+
+	t.Run("idempotent upload: the fingerprint is the file and the fields", func(t *testing.T) {
+		key := map[string]string{"Idempotency-Key": "upload-2"}
+		fields := map[string]string{"file_name": "a.csv", "mime_type": "text/csv"}
+		upload := func(data string, before, after map[string]string) response {
+			return s.uploadFieldsWith(t, "orig.txt", strings.NewReader(data), before, after, key)
+		}
+		first := upload("1,2\n", fields, nil)
+		require.Equal(t, http.StatusCreated, first.Status, string(first.Body))
+		reordered := upload("1,2\n", nil, fields)
+		require.Equal(t, http.StatusCreated, reordered.Status, string(reordered.Body))
+		require.Equal(t, first.Body, reordered.Body, "the same form in another order is the same request")
+		require.Equal(t, "true", reordered.Header.Get("Idempotent-Replayed"))
+
+		otherFile := upload("3,4\n", fields, nil)
+		require.Equal(t, http.StatusConflict, otherFile.Status, string(otherFile.Body))
+		require.Equal(t, "idempotency_conflict", otherFile.errorCode(t))
+		otherName := upload("1,2\n", map[string]string{"file_name": "b.csv", "mime_type": "text/csv"}, nil)
+		require.Equal(t, http.StatusConflict, otherName.Status, string(otherName.Body))
 	})
 }

@@ -105,11 +105,9 @@ func startSender(t testing.TB, env *emutest.Env, dataDir string, set map[string]
 		})
 	}
 	t.Cleanup(stop)
-	select {
-	case <-svc.Ready():
-	case <-time.After(90 * time.Second): // a new auth key under -race on a busy machine is slow
-		t.Fatal("sender not ready")
-	}
+	readyCtx, readyCancel := context.WithTimeout(context.Background(), 90*time.Second) // a new auth key under -race on a busy machine is slow
+	defer readyCancel()
+	require.NoError(t, svc.WaitReady(readyCtx), "sender not ready")
 	tr := &specTransport{t: t, next: &http.Transport{DisableKeepAlives: true}}
 	return &running{svc: svc, url: "http://" + svc.Addr(), client: &http.Client{Transport: tr, Timeout: 60 * time.Second}, stop: stop, logs: logs}
 }
@@ -179,22 +177,50 @@ func (s *running) postJSON(t testing.TB, path string, body any, headers map[stri
 // upload posts a document as multipart, streaming it from r.
 func (s *running) upload(t testing.TB, name, mimeType string, r io.Reader) response {
 	t.Helper()
+	var before map[string]string
+	if mimeType != "" {
+		before = map[string]string{"mime_type": mimeType}
+	}
+	return s.uploadFields(t, name, r, before, nil)
+}
+
+// uploadFields posts a document as multipart with the form fields before
+// and after the file part.
+func (s *running) uploadFields(t testing.TB, name string, r io.Reader, before, after map[string]string) response {
+	t.Helper()
+	return s.uploadFieldsWith(t, name, r, before, after, nil)
+}
+
+// uploadFieldsWith is uploadFields with request headers.
+func (s *running) uploadFieldsWith(t testing.TB, name string, r io.Reader, before, after, headers map[string]string) response {
+	t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
-		if mimeType != "" {
-			_ = mw.WriteField("mime_type", mimeType)
+		var err error
+		for k, v := range before {
+			if err == nil {
+				err = mw.WriteField(k, v)
+			}
 		}
-		fw, err := mw.CreateFormFile("document", name)
+		var fw io.Writer
+		if err == nil {
+			fw, err = mw.CreateFormFile("document", name)
+		}
 		if err == nil {
 			_, err = io.Copy(fw, r)
+		}
+		for k, v := range after {
+			if err == nil {
+				err = mw.WriteField(k, v)
+			}
 		}
 		if err == nil {
 			err = mw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
-	return s.send(t, http.MethodPost, "/api_v1/create_document", mw.FormDataContentType(), pr, nil)
+	return s.send(t, http.MethodPost, "/api_v1/create_document", mw.FormDataContentType(), pr, headers)
 }
 
 // newUser creates an emulator user who wrote to the bot (so the bot may
@@ -211,15 +237,7 @@ func newUser(t testing.TB, env *emutest.Env, name string) tgemu.User {
 // botMessages are the messages the bot sent to a user.
 func botMessages(t testing.TB, env *emutest.Env, userID int64) []tgemu.Message {
 	t.Helper()
-	msgs, err := env.Server.Messages(userID, env.BotID)
-	require.NoError(t, err)
-	var out []tgemu.Message
-	for _, m := range msgs {
-		if m.Out {
-			out = append(out, m)
-		}
-	}
-	return out
+	return botOut(t, env, userID, env.BotID)
 }
 
 // specTransport checks every exchange against api/openapi.yaml: each

@@ -169,6 +169,9 @@ var (
 // senderBinary builds cmd/sender once per test run.
 func senderBinary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binaries and runs them as processes (go test -short skips it)")
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "sender-bin")
 		if err != nil {

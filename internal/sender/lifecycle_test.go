@@ -19,10 +19,12 @@ import (
 
 	"github.com/tgbotsvc/tgbot/internal/config"
 	"github.com/tgbotsvc/tgbot/internal/sender"
+	"github.com/tgbotsvc/tgbot/internal/tgemu/emutest"
 )
 
 // TestUnreachableTelegram: with Telegram down the API still serves, says
-// so (/readyz and sends answer 503), and shutting down leaves no goroutine
+// so (/readyz answers 503 at once, sends once SENDER_REQUEST_TIMEOUT
+// passes without a connection), and shutting down leaves no goroutine
 // behind.
 func TestUnreachableTelegram(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -39,7 +41,7 @@ func TestUnreachableTelegram(t *testing.T) {
 	cfg, err := config.LoadFrom[sender.Config](map[string]string{
 		"SENDER_ADDR": "127.0.0.1:0", "SENDER_API_TOKENS": testToken, "DATA_DIR": dir,
 		"TG_APP_ID": "1", "TG_APP_HASH": "x", "TG_BOT_TOKEN": "1:x", "TG_DC_ADDR": deadAddr, "TG_PUBLIC_KEY_FILE": keyFile,
-		"SENDER_TG_RETRY_INTERVAL": "100ms",
+		"SENDER_TG_RETRY_INTERVAL": "100ms", "SENDER_REQUEST_TIMEOUT": "1s",
 	})
 	require.NoError(t, err)
 	svc, err := sender.New(cfg, zaptest.NewLogger(t))
@@ -55,7 +57,9 @@ func TestUnreachableTelegram(t *testing.T) {
 	ready := s.do(t, http.MethodGet, "/readyz", "", nil, nil)
 	require.Equal(t, http.StatusServiceUnavailable, ready.Status)
 	require.Equal(t, "telegram_unavailable", ready.errorCode(t))
+	start := time.Now()
 	resp := s.postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": 1, "text": "x"}, nil)
+	require.GreaterOrEqual(t, time.Since(start), time.Second, "a send waits for the connection until SENDER_REQUEST_TIMEOUT")
 	require.Equal(t, http.StatusServiceUnavailable, resp.Status)
 	require.Equal(t, "telegram_unavailable", resp.errorCode(t))
 	bulk := s.postJSON(t, "/api_v1/send_multiple_message", map[string]any{"chat_ids": []int64{1, 2}, "text": "x"}, nil)
@@ -111,4 +115,23 @@ func TestConfigValidation(t *testing.T) {
 			require.Equal(t, "***(1)", vr.Value)
 		}
 	}
+}
+
+// Close releases a service whose Run was never called: its DATA_DIR can be
+// opened again at once (bbolt is exclusive), and it is not ready.
+func TestCloseWithoutRun(t *testing.T) {
+	env := emutest.Start(t)
+	dir := t.TempDir()
+	v := vars(t, env, dir)
+	cfg, err := config.LoadFrom[sender.Config](v)
+	require.NoError(t, err)
+	svc, err := sender.New(cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	require.False(t, svc.Ready())
+	_, err = sender.New(cfg, zaptest.NewLogger(t))
+	require.Error(t, err, "the first holds the stores")
+	svc.Close()
+	again, err := sender.New(cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	again.Close()
 }

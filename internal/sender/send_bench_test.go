@@ -140,11 +140,9 @@ func startSendBench(b *testing.B) *sendBench {
 		cancel()
 		require.NoError(b, <-done)
 	})
-	select {
-	case <-svc.Ready():
-	case <-time.After(90 * time.Second):
-		b.Fatal("sender not ready")
-	}
+	readyCtx, readyCancel := context.WithTimeout(context.Background(), 90*time.Second) // a new auth key under -race on a busy machine is slow
+	defer readyCancel()
+	require.NoError(b, svc.WaitReady(readyCtx), "sender not ready")
 
 	client := env.NewClient(b, tgclient.Options{NoUpdates: true, RetryInterval: time.Second})
 	bareCtx, stopBare := context.WithCancel(context.Background())

@@ -7,6 +7,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -97,4 +98,23 @@ func KeyUint64(k []byte) uint64 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(k)
+}
+
+// KeepMappedSmall calls ReleaseMapped every interval while the file is
+// larger than minSize, until ctx ends, so the resident memory a large file
+// costs stays bounded by what one interval reads.
+func (db *DB) KeepMappedSmall(ctx context.Context, interval time.Duration, minSize int64) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if fi, err := os.Stat(db.Path()); err != nil || fi.Size() < minSize {
+			continue
+		}
+		_ = db.ReleaseMapped()
+	}
 }

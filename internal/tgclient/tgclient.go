@@ -25,13 +25,13 @@ import (
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/session"
 	"github.com/gotd/td/telegram"
-	"github.com/gotd/td/telegram/auth"
 	"github.com/gotd/td/telegram/dcs"
 	"github.com/gotd/td/tg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tgbotsvc/tgbot/internal/config"
+	"github.com/tgbotsvc/tgbot/internal/logging"
 )
 
 // Options are what differs between the binaries. The zero value is usable.
@@ -83,13 +83,7 @@ func ClientOptions(cfg config.Telegram, opts Options) (telegram.Options, error) 
 		o.ReconnectionBackoff = opts.ReconnectionBackoff
 	}
 	if opts.Logger != nil {
-		l := opts.Logger
-		// Raising the level is only needed (and only allowed by zap without
-		// complaint) when the logger would pass debug entries.
-		if l.Core().Enabled(zapcore.DebugLevel) {
-			l = l.WithOptions(zap.IncreaseLevel(zapcore.InfoLevel))
-		}
-		o.Logger = logzap.New(l)
+		o.Logger = logzap.New(logging.AtLeast(opts.Logger, zapcore.InfoLevel))
 	}
 	if opts.SessionPath != "" {
 		if err := os.MkdirAll(filepath.Dir(opts.SessionPath), 0o700); err != nil {
@@ -182,6 +176,3 @@ func EnsureBotAuth(ctx context.Context, c *telegram.Client, token string) (*tg.U
 	}
 	return self, nil
 }
-
-// Compile-time check that auth is the package we think.
-var _ = auth.ErrPasswordAuthNeeded

@@ -92,9 +92,9 @@ func (s *Server) CreateUserWithPhone(firstName, username, phone string) (User, e
 	if strings.TrimSpace(firstName) == "" {
 		return User{}, fmt.Errorf("%w: first_name is required", ErrInvalid)
 	}
-	username = strings.TrimPrefix(username, "@")
-	if username != "" && !validUsername(username) {
-		return User{}, fmt.Errorf("%w: username must be 5-32 letters, digits or _", ErrInvalid)
+	username, err := cleanUsername(username)
+	if err != nil {
+		return User{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,8 +108,7 @@ func (s *Server) CreateUserWithPhone(firstName, username, phone string) (User, e
 			return User{}, fmt.Errorf("%w: phone is taken", ErrConflict)
 		}
 	}
-	s.st.NextUserID++
-	a := newAccount(s.st.NextUserID, s.randInt63())
+	a := newAccount(s.st.newUserID(), s.randInt63())
 	a.FirstName = firstName
 	a.Username = username
 	a.Phone = phone
@@ -122,6 +121,15 @@ func (s *Server) CreateUserWithPhone(firstName, username, phone string) (User, e
 	}
 	s.dirty = true
 	return a.user(), nil
+}
+
+// cleanUsername drops a leading @ and checks what is left (empty is fine).
+func cleanUsername(u string) (string, error) {
+	u = strings.TrimPrefix(u, "@")
+	if u != "" && !validUsername(u) {
+		return "", fmt.Errorf("%w: username must be 5-32 letters, digits or _", ErrInvalid)
+	}
+	return u, nil
 }
 
 func validUsername(u string) bool {
@@ -146,6 +154,54 @@ func (s *Server) RegisterBot(token string) (User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.botLocked(id).user(), nil
+}
+
+// CreateBot creates bot id before it logs in, with username (optional,
+// unique; the default is emu<id>_bot), so users can write to it first. A
+// bot that exists already is returned unchanged when username is empty or
+// its own; an ID that belongs to a user is a conflict.
+func (s *Server) CreateBot(id int64, username string) (User, error) {
+	if id <= 0 {
+		return User{}, fmt.Errorf("%w: id must be a positive integer", ErrInvalid)
+	}
+	username, err := cleanUsername(username)
+	if err != nil {
+		return User{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.st.Accounts[id]; a != nil {
+		if !a.Bot {
+			return User{}, fmt.Errorf("%w: account %d is a user", ErrConflict, id)
+		}
+		if username != "" && !strings.EqualFold(username, a.Username) {
+			return User{}, fmt.Errorf("%w: bot %d exists as @%s", ErrConflict, id, a.Username)
+		}
+		return a.user(), nil
+	}
+	if username != "" {
+		if _, taken := s.st.byUsername[strings.ToLower(username)]; taken {
+			return User{}, fmt.Errorf("%w: username %q is taken", ErrConflict, username)
+		}
+	}
+	a := s.botLocked(id)
+	if username != "" {
+		delete(s.st.byUsername, strings.ToLower(a.Username))
+		a.Username = username
+		s.st.byUsername[strings.ToLower(username)] = id
+	}
+	return a.user(), nil
+}
+
+// Bots lists the bot accounts by ID.
+func (s *Server) Bots() []User {
+	var out []User
+	for _, u := range s.Users() {
+		if u.Bot {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Users lists every account, bots included, by ID.

@@ -52,3 +52,34 @@ func TestConcurrentClients(t *testing.T) {
 	// random_id makes the resend harmless.
 	require.GreaterOrEqual(t, env.Server.Stats().RPC["messages.sendMessage"], clients*sends)
 }
+
+// A client that resends every request before its answer arrives (a retry
+// interval far below the round trip) still gets each message sent once and
+// every call answered with its result: the server answers a repeated
+// msg_id with the answer it already gave, never by running it again.
+func TestResentRequestsAnsweredOnce(t *testing.T) {
+	env := emutest.Start(t)
+	user, err := env.Server.CreateUser("Bob", "bob_user")
+	require.NoError(t, err)
+	_, err = env.Server.UserSendMessage(user.ID, 0, "hi")
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const sends = 100
+	c := env.NewClient(t, tgclient.Options{NoUpdates: true, RetryInterval: time.Millisecond})
+	env.RunBot(t, ctx, c, func(ctx context.Context) error {
+		for j := 0; j < sends; j++ {
+			if _, err := c.API().MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
+				Peer: &tg.InputPeerUser{UserID: user.ID}, Message: fmt.Sprintf("m %d", j), RandomID: int64(j + 1),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	msgs, err := env.Server.Messages(user.ID, 0)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1+sends)
+	require.Equal(t, sends, env.Server.Stats().RPC["messages.sendMessage"], "a resent request was executed again")
+}

@@ -136,6 +136,10 @@ func (s *Server) authImportBotAuthorization(c *call, req *tg.AuthImportBotAuthor
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if a := s.st.Accounts[id]; a != nil && !a.Bot {
+		// A token's ID that belongs to a user is no bot's token.
+		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
+	}
 	bot := s.botLocked(id)
 	s.bindLocked(c, bot)
 	// The token is a secret: only the bot ID is logged.
@@ -322,6 +326,10 @@ func (s *Server) messagesSetBotCallbackAnswer(c *call, req *tg.MessagesSetBotCal
 		return nil, tgerr.New(400, "QUERY_ID_INVALID")
 	}
 	delete(s.st.callbacks, req.QueryID)
+	s.feed.publish(Event{
+		Type: "callback_answer", BotID: c.acc.ID, UserID: cb.UserID, MsgID: cb.MsgID,
+		Message: req.Message, Alert: req.Alert, URL: req.URL,
+	})
 	return boolResult(true), nil
 }
 

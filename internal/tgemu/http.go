@@ -10,12 +10,17 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
+
+	"github.com/tgbotsvc/tgbot/internal/tgemu/web"
 )
 
 // Handler is the control API (JSON over HTTP): it plays the users, sets
 // limits and faults, and reports stats. See doc.go for the routes.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
+	page := web.Handler()
+	r.Get("/", page.ServeHTTP)
+	r.Get("/assets/*", page.ServeHTTP)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -28,11 +33,20 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/users", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]any{"users": s.Users()})
 		})
+		r.Post("/bots", endpoint(s, http.StatusCreated, s.httpCreateBot))
+		r.Get("/bots", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"bots": s.Bots()})
+		})
 		r.Post("/users/{id}/messages", endpoint(s, http.StatusCreated, s.httpUserSendMessage))
 		r.Get("/users/{id}/messages", endpoint(s, http.StatusOK, s.httpUserMessages))
 		r.Post("/users/{id}/callbacks", endpoint(s, http.StatusCreated, s.httpUserPressButton))
 		r.Post("/users/{id}/block", endpoint(s, http.StatusOK, s.httpBlock(true)))
 		r.Post("/users/{id}/unblock", endpoint(s, http.StatusOK, s.httpBlock(false)))
+		r.Get("/events", s.httpEvents)
+		r.Get("/documents/{id}", s.httpDocument)
+		r.Get("/groups", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"groups": s.Groups()})
+		})
 		r.Post("/groups", endpoint(s, http.StatusCreated, s.httpCreateGroup))
 		r.Post("/groups/{id}/messages", endpoint(s, http.StatusCreated, s.httpGroupSendMessage))
 		r.Get("/groups/{id}/messages", endpoint(s, http.StatusOK, s.httpGroupMessages))
@@ -150,6 +164,15 @@ type createUserIn struct {
 	Password  string `json:"password"`
 }
 
+type createBotIn struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+func (s *Server) httpCreateBot(_ *http.Request, _ int64, in createBotIn) (any, error) {
+	return s.CreateBot(in.ID, in.Username)
+}
+
 func (s *Server) httpCreateUser(_ *http.Request, _ int64, in createUserIn) (any, error) {
 	if in.Password != "" && in.Phone == "" {
 		return nil, fmt.Errorf("%w: a password needs a phone to log in with", ErrInvalid)
@@ -163,6 +186,7 @@ func (s *Server) httpCreateUser(_ *http.Request, _ int64, in createUserIn) (any,
 			return nil, err
 		}
 	}
+	s.feed.publish(Event{Type: "accounts"})
 	return u, nil
 }
 
@@ -233,7 +257,12 @@ type groupIn struct {
 }
 
 func (s *Server) httpCreateGroup(_ *http.Request, _ int64, in groupIn) (any, error) {
-	return s.CreateGroup(in.Title, in.MemberIDs)
+	c, err := s.CreateGroup(in.Title, in.MemberIDs)
+	if err != nil {
+		return nil, err
+	}
+	s.feed.publish(Event{Type: "accounts"})
+	return c, nil
 }
 
 type groupMessageIn struct {

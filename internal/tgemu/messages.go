@@ -196,6 +196,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		s.pushMessageLocked(r, theirs, 0)
 		copies = append(copies, theirs)
 	}
+	s.publishMessageLocked(acc, o.peer, recipients)
 	s.dirty = true
 	return mine, copies, nil
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/mt"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 	"github.com/tgbotsvc/tgbot/internal/tgemu/mtserver"
@@ -91,20 +93,64 @@ type inflightKey struct {
 	msgID   int64
 }
 
+// answered is how many recent answers the server keeps to resend when a
+// client repeats a request it already served (MTProto: a request is
+// executed once per msg_id; a repeat gets the same answer).
+const answered = 4096
+
+// requests tracks requests by (session, msg_id): nil while one is being
+// served, its answer once served. The last `answered` answers are kept,
+// oldest dropped first.
+type requests struct {
+	mu    sync.Mutex
+	byKey map[inflightKey]bin.Encoder
+	order []inflightKey
+}
+
+func newRequests() *requests {
+	return &requests{byKey: map[inflightKey]bin.Encoder{}}
+}
+
+// begin registers key. It returns started=false when the request is known:
+// with its answer when it was served, nil while it is still being served.
+func (r *requests) begin(key inflightKey) (answer bin.Encoder, started bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, dup := r.byKey[key]; dup {
+		return a, false
+	}
+	r.byKey[key] = nil
+	return nil, true
+}
+
+// done records key's answer.
+func (r *requests) done(key inflightKey, answer bin.Encoder) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byKey[key] = answer
+	r.order = append(r.order, key)
+	if len(r.order) > answered {
+		delete(r.byKey, r.order[0])
+		r.order = r.order[1:]
+	}
+}
+
 // onMessage is the MTProto handler. It serves each request in its own
 // goroutine, as Telegram serves a connection's requests in parallel: a
 // connection's requests do not queue behind a slow one (an upload part,
-// a lock held by another client). A resend of a request still being served
-// (same session and msg_id) is dropped: its answer is on the way.
+// a lock held by another client). A resend of a request (same session and
+// msg_id) is not executed again: while it is being served the resend is
+// dropped (its answer is on the way); once served, the same answer is sent
+// again, so a resent sendMessage never becomes a second message or a
+// RANDOM_ID_DUPLICATE error.
 func (s *Server) onMessage(ts *mtserver.Server, req *mtserver.Request) error {
 	key := inflightKey{session: req.Session.ID, msgID: req.MsgID}
-	s.inflightMu.Lock()
-	if _, dup := s.inflight[key]; dup {
-		s.inflightMu.Unlock()
+	if prev, started := s.requests.begin(key); !started {
+		if prev != nil {
+			return ts.SendResult(req, prev)
+		}
 		return nil
 	}
-	s.inflight[key] = struct{}{}
-	s.inflightMu.Unlock()
 
 	// The read loop reuses the buffer for the next message.
 	r := *req
@@ -115,26 +161,25 @@ func (s *Server) onMessage(ts *mtserver.Server, req *mtserver.Request) error {
 		ack := time.AfterFunc(ackAfter, func() {
 			_ = ts.SendAck(r.RequestCtx, r.Session, r.MsgID)
 		})
-		if err := s.serve(ts, &r); err != nil {
+		answer := s.serve(&r)
+		s.requests.done(key, answer)
+		if err := ts.SendResult(&r, answer); err != nil {
 			s.log.Debug("send answer", zap.Error(err))
 		}
 		ack.Stop()
-		s.inflightMu.Lock()
-		delete(s.inflight, key)
-		s.inflightMu.Unlock()
 	}()
 	return nil
 }
 
 // serve strips the invoke wrappers (noting invokeWithoutUpdates, which
 // tgtest's UnpackInvoke drops), counts the call, applies injected faults
-// and the auth check, runs the method and answers. Every failure is an RPC
-// error: a plain error would make the server close the connection.
-func (s *Server) serve(ts *mtserver.Server, req *mtserver.Request) error {
+// and the auth check, runs the method and returns the answer. Every failure
+// is an RPC error: a plain error would make the server close the connection.
+func (s *Server) serve(req *mtserver.Request) bin.Encoder {
 	c := &call{req: req, keyID: hex.EncodeToString(req.Session.AuthKey.ID[:])}
 	id, err := s.unpack(c)
 	if err != nil {
-		return ts.SendErr(req, errInputInvalid)
+		return rpcError(errInputInvalid)
 	}
 	c.method = methodName(id)
 	s.statsMu.Lock()
@@ -153,16 +198,21 @@ func (s *Server) serve(ts *mtserver.Server, req *mtserver.Request) error {
 			s.stats.FloodWaits++
 			s.statsMu.Unlock()
 		}
-		return ts.SendErr(req, te)
+		return rpcError(te)
 	}
 	// Encode here, so a result that cannot be encoded becomes an INTERNAL
 	// error rather than no answer at all.
 	var b bin.Buffer
 	if err := result.Encode(&b); err != nil {
 		s.log.Error("encode result", zap.String("method", c.method), zap.Error(err))
-		return ts.SendErr(req, errInternal)
+		return rpcError(errInternal)
 	}
-	return ts.SendResult(req, rawResult(b.Buf))
+	return rawResult(b.Buf)
+}
+
+// rpcError is e as an answer.
+func rpcError(e *tgerr.Error) bin.Encoder {
+	return &mt.RPCError{ErrorCode: e.Code, ErrorMessage: e.Message}
 }
 
 // rawResult is an encoded result.

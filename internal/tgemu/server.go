@@ -17,6 +17,7 @@ import (
 
 	"github.com/gotd/log/logzap"
 	"github.com/gotd/td/transport"
+	"github.com/tgbotsvc/tgbot/internal/logging"
 	"github.com/tgbotsvc/tgbot/internal/tgemu/mtserver"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -120,8 +121,10 @@ type Server struct {
 	statsMu sync.Mutex
 	stats   Stats
 
-	inflightMu sync.Mutex
-	inflight   map[inflightKey]struct{}
+	// feed carries Events to the control API's event stream.
+	feed feed
+
+	requests *requests
 
 	conns    *connTracker
 	mtLn     net.Listener
@@ -165,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		sessions: map[int64]*session{},
 		faults:   map[string][]*fault{},
 		stats:    Stats{RPC: map[string]int{}},
-		inflight: map[inflightKey]struct{}{},
+		requests: newRequests(),
 		conns:    newConnTracker(),
 		now:      cfg.Now,
 		randSrc:  func(b []byte) { _, _ = rand.Read(b) },
@@ -186,7 +189,7 @@ func New(cfg Config) (*Server, error) {
 		// gotd pings every 60 s; a shorter read timeout would drop idle clients.
 		ReadTimeout:  5 * time.Minute,
 		WriteTimeout: 30 * time.Second,
-		Logger:       logzap.New(s.log.Named("mtproto").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))),
+		Logger:       logzap.New(logging.AtLeast(s.log.Named("mtproto"), zapcore.WarnLevel)),
 		OnAuthKey:    s.onAuthKey,
 	})
 	s.restoreAuthKeys()
@@ -400,73 +403,4 @@ func (s *Server) DisconnectAll() {
 	}
 	s.mu.Unlock()
 	s.conns.closeAll()
-}
-
-// connTracker remembers live MTProto connections so Close and DisconnectAll
-// can drop them: tgtest only closes its listener when its ctx ends.
-type connTracker struct {
-	mu    sync.Mutex
-	conns map[*trackedConn]struct{}
-}
-
-func newConnTracker() *connTracker {
-	return &connTracker{conns: map[*trackedConn]struct{}{}}
-}
-
-func (t *connTracker) wrap(l net.Listener) net.Listener {
-	return &trackingListener{Listener: l, t: t}
-}
-
-func (t *connTracker) count() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.conns)
-}
-
-func (t *connTracker) closeAll() {
-	t.mu.Lock()
-	conns := make([]*trackedConn, 0, len(t.conns))
-	for c := range t.conns {
-		conns = append(conns, c)
-	}
-	t.mu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
-}
-
-type trackingListener struct {
-	net.Listener
-	t *connTracker
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	// The transport detects the codec inside Accept: bound that read so a
-	// silent client cannot stall the accept loop.
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	tc := &trackedConn{Conn: c, t: l.t}
-	l.t.mu.Lock()
-	l.t.conns[tc] = struct{}{}
-	l.t.mu.Unlock()
-	return tc, nil
-}
-
-type trackedConn struct {
-	net.Conn
-	t    *connTracker
-	once sync.Once
-}
-
-func (c *trackedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() {
-		c.t.mu.Lock()
-		delete(c.t.conns, c)
-		c.t.mu.Unlock()
-	})
-	return err
 }

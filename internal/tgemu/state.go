@@ -51,6 +51,20 @@ func newState() *state {
 	}
 }
 
+// newUserID returns the next free user ID. Bots log in with whatever ID
+// their token carries, which may lie in the users' range, so IDs an account
+// already has are skipped: a new user must never replace a bot. The loop
+// ends within len(Accounts)+1 steps.
+func (st *state) newUserID() int64 {
+	for i := 0; i <= len(st.Accounts); i++ {
+		st.NextUserID++
+		if _, taken := st.Accounts[st.NextUserID]; !taken {
+			break
+		}
+	}
+	return st.NextUserID
+}
+
 // reindex rebuilds the derived maps after loading.
 func (st *state) reindex() {
 	st.byUsername = map[string]int64{}

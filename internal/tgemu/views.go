@@ -47,7 +47,8 @@ var entityTypes = map[string]string{
 
 func entityType(e tg.MessageEntityClass) string {
 	name := strings.TrimPrefix(e.TypeName(), "messageEntity")
-	if t, ok := entityTypes[name]; ok {
+	// The map's keys start lower case, as in the TL schema ("textUrl").
+	if t, ok := entityTypes[strings.ToLower(name[:1])+name[1:]]; ok {
 		return t
 	}
 	var b strings.Builder

@@ -13,11 +13,17 @@
 // up the later events of its own chat only, and 10,000 backed-up chats cost
 // 10,000 small queue entries, not 10,000 goroutines.
 //
+// Paging: every event is in the outbox on disk, so the dispatcher holds at
+// most MaxInMemory of them (when the store is a Pager). Once that many wait,
+// it stops keeping pushed records and instead reads the outbox in sequence
+// order, a window at a time, as the queues drain; when a read comes back
+// short and every record dropped meanwhile was read, it takes pushed
+// records again. A downstream outage costs disk, not memory.
+//
 // Limitations:
-//   - Every undelivered event is held in memory (they are all in the outbox
-//     on disk as well); a downstream outage of days at high volume needs
-//     memory in proportion.
 //   - A replayed dead letter goes to the end of its chat's queue.
+//   - Two records of one chat pushed concurrently, out of sequence order,
+//     are delivered in push order (as without paging).
 package delivery
 
 import (
@@ -26,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gotd/td/clock"
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver"
@@ -51,6 +58,13 @@ type Config struct {
 	// ShutdownGrace is how long in-flight calls may finish after the
 	// dispatcher is told to stop [5 s].
 	ShutdownGrace time.Duration
+	// MaxInMemory is how many undelivered records the dispatcher holds;
+	// beyond it they are read back from the store (a Pager) as the queues
+	// drain [10,000].
+	MaxInMemory int
+	// Clock drives the backoff timers and the age of events [the system
+	// clock]; tests pass a fake one (github.com/gotd/neo).
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -72,6 +86,12 @@ func (c *Config) setDefaults() {
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 5 * time.Second
 	}
+	if c.MaxInMemory <= 0 {
+		c.MaxInMemory = 10000
+	}
+	if c.Clock == nil {
+		c.Clock = clock.System
+	}
 }
 
 // Store is what the dispatcher needs from the outbox.
@@ -79,6 +99,17 @@ type Store interface {
 	Ack(id string)
 	Update(r outbox.Record)
 	Dead(r outbox.Record)
+}
+
+// Pager is a Store that can list its queued records by sequence number
+// (outbox.Store.Page). With one the dispatcher bounds its memory, and it
+// reads the records already in the store when Run starts (no Push needed
+// for them); without one it holds every record pushed.
+type Pager interface {
+	Store
+	// Page returns at most n queued records with Seq above after, in
+	// sequence order.
+	Page(after uint64, n int) ([]outbox.Record, error)
 }
 
 // chatState is where a chat is in its cycle; it changes under Dispatcher.mu.
@@ -96,12 +127,16 @@ const (
 )
 
 // chat is the ordered queue of one chat: recs[head:] wait, oldest first.
+// chatKey names one ordered queue: per-chat order is kept per bot, so two
+// bots talking to the same user never wait on each other.
+type chatKey struct{ bot, chat int64 }
+
 type chat struct {
-	key   int64
+	key   chatKey
 	recs  []outbox.Record
 	head  int
 	state chatState
-	timer *time.Timer // created on the first retry, reused after
+	timer func() // stops the backoff timer that queues the chat again
 }
 
 func (q *chat) len() int { return len(q.recs) - q.head }
@@ -176,12 +211,22 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when a chat is queued, or on stop
-	chats    map[int64]*chat
+	chats    map[chatKey]*chat
 	ready    ring
 	free     []*chat
 	big      bool // more than bigBacklog chats since the index was last empty
 	stopping bool
 	wg       sync.WaitGroup
+
+	// Paging (with a Pager); under mu.
+	pager    Pager
+	held     int    // records in the chat queues
+	paged    bool   // pushed records above from are dropped and read back
+	from     uint64 // paging covers sequence numbers above it...
+	cursor   uint64 // ...read from the store up to here
+	skipTo   uint64 // after paging: pushed records in (from, skipTo] were read
+	dropped  uint64 // highest sequence number dropped while paged
+	pageKick chan struct{}
 }
 
 // New returns a dispatcher; call Run to start delivering.
@@ -193,10 +238,22 @@ func New(cfg Config, drv driver.Driver, store Store, m *metrics.Metrics, log *za
 		store: store,
 		m:     m,
 		log:   log.Named("delivery"),
-		chats: map[int64]*chat{},
+		chats: map[chatKey]*chat{},
 	}
 	d.cond.L = &d.mu
+	if p, ok := store.(Pager); ok {
+		// Start paged from sequence 0: the backlog on disk is read in
+		// windows by Run, not handed over all at once.
+		d.pager, d.paged, d.pageKick = p, true, make(chan struct{}, 1)
+	}
 	return d
+}
+
+// Held is the number of undelivered records in memory.
+func (d *Dispatcher) Held() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.held
 }
 
 // Push queues committed records (in sequence order). Safe for concurrent
@@ -206,22 +263,108 @@ func (d *Dispatcher) Push(recs []outbox.Record) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range recs {
-		key := recs[i].Event.ChatID()
-		q := d.chats[key]
-		if q == nil {
-			q = d.newChatLocked(key)
-			d.chats[key] = q
-			d.big = d.big || len(d.chats) > bigBacklog
+		if d.pager != nil && !d.keepLocked(recs[i].Seq) {
+			continue
 		}
-		q.add(recs[i])
-		if q.state == chatIdle && !d.stopping {
-			d.readyLocked(q)
-			d.cond.Signal()
-		}
+		d.addLocked(recs[i])
 	}
 }
 
-func (d *Dispatcher) newChatLocked(key int64) *chat {
+// keepLocked decides whether a pushed record stays in memory or is left to
+// be read back from the store. Records at or below from were pushed late
+// by a concurrent caller and were never read; records paging read (or will
+// read) are dropped.
+func (d *Dispatcher) keepLocked(seq uint64) bool {
+	switch {
+	case seq <= d.from:
+		return true
+	case d.paged:
+		d.dropped = max(d.dropped, seq)
+		return false
+	case seq <= d.skipTo:
+		return false
+	case d.held >= d.cfg.MaxInMemory:
+		d.paged, d.from, d.dropped = true, d.cursor, seq
+		return false
+	}
+	d.cursor = max(d.cursor, seq)
+	return true
+}
+
+func (d *Dispatcher) addLocked(r outbox.Record) {
+	key := chatKey{bot: r.Event.BotID, chat: r.Event.ChatID()}
+	q := d.chats[key]
+	if q == nil {
+		q = d.newChatLocked(key)
+		d.chats[key] = q
+		d.big = d.big || len(d.chats) > bigBacklog
+	}
+	q.add(r)
+	d.held++
+	if q.state == chatIdle && !d.stopping {
+		d.readyLocked(q)
+		d.cond.Signal()
+	}
+}
+
+// pageRetry is how soon a read that missed records still being committed
+// is tried again.
+const pageRetry = 20 * time.Millisecond
+
+// page reads the outbox into the queues while paged: a window whenever
+// fewer than half of MaxInMemory records are held, until it catches up.
+func (d *Dispatcher) page(ctx context.Context) {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.pageKick:
+		case <-retry.C:
+		}
+		d.mu.Lock()
+		want := d.cfg.MaxInMemory - d.held
+		after, due := d.cursor, d.paged && d.held <= d.cfg.MaxInMemory/2
+		d.mu.Unlock()
+		if !due {
+			continue
+		}
+		recs, err := d.pager.Page(after, want)
+		if err != nil {
+			d.log.Error("read the outbox, will retry", zap.Error(err))
+			retry.Reset(time.Second)
+			continue
+		}
+		d.mu.Lock()
+		for i := range recs {
+			d.addLocked(recs[i])
+		}
+		if len(recs) > 0 {
+			d.cursor = recs[len(recs)-1].Seq
+		}
+		switch {
+		case len(recs) == want:
+			d.kickPage() // more may wait: read again once drained
+		case d.dropped <= d.cursor:
+			// Caught up: every dropped record was read.
+			d.paged, d.skipTo = false, d.cursor
+		default:
+			// Dropped records not committed yet.
+			retry.Reset(pageRetry)
+		}
+		d.mu.Unlock()
+	}
+}
+
+func (d *Dispatcher) kickPage() {
+	select {
+	case d.pageKick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) newChatLocked(key chatKey) *chat {
 	if n := len(d.free); n > 0 {
 		q := d.free[n-1]
 		d.free[n-1] = nil
@@ -242,7 +385,7 @@ func (d *Dispatcher) dropLocked(q *chat) {
 		d.free = append(d.free, q)
 	}
 	if len(d.chats) == 0 && d.big {
-		d.chats, d.ready, d.big = map[int64]*chat{}, ring{}, false
+		d.chats, d.ready, d.big = map[chatKey]*chat{}, ring{}, false
 	}
 }
 
@@ -265,13 +408,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for range d.cfg.Concurrency {
 		go d.work()
 	}
+	if d.pager != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.page(ctx)
+		}()
+	}
 
 	<-ctx.Done()
 	d.mu.Lock()
 	d.stopping = true
 	for _, q := range d.chats {
 		if q.state == chatBackoff {
-			q.timer.Stop()
+			q.timer()
 			q.state = chatIdle
 		}
 	}
@@ -318,6 +468,10 @@ func (d *Dispatcher) work() {
 		switch res {
 		case attemptDone:
 			q.pop()
+			d.held--
+			if d.paged && d.held <= d.cfg.MaxInMemory/2 {
+				d.kickPage()
+			}
 		case attemptRetry:
 			q.recs[q.head] = rec // attempts and last error, for the next try
 		}
@@ -328,17 +482,34 @@ func (d *Dispatcher) work() {
 			q.state = chatIdle
 		case res == attemptRetry:
 			q.state = chatBackoff
-			if q.timer == nil {
-				q.timer = time.AfterFunc(wait, func() { d.wake(q) })
-			} else {
-				q.timer.Reset(wait)
-			}
+			q.timer = afterFunc(d.cfg.Clock, wait, func() { d.wake(q) })
 		default:
 			// To the back of the queue: chats with many events take turns
 			// with the others.
 			d.readyLocked(q)
 		}
 	}
+}
+
+// afterFunc calls f once d has passed on c, unless the returned stop is
+// called first.
+func afterFunc(c clock.Clock, d time.Duration, f func()) (stop func()) {
+	if c == clock.System {
+		t := time.AfterFunc(d, f)
+		return func() { t.Stop() }
+	}
+	t := c.Timer(d)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-t.C():
+			f()
+		case <-done:
+			clock.StopTimer(t)
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // wake queues a chat whose backoff is over.
@@ -377,7 +548,7 @@ func (d *Dispatcher) attempt(rec *outbox.Record) (attemptResult, time.Duration) 
 	if err == nil {
 		d.store.Ack(rec.Event.ID)
 		d.m.Delivered.Inc()
-		d.m.DeliveryLatency.Observe(time.Since(rec.Enqueued).Seconds())
+		d.m.DeliveryLatency.Observe(d.cfg.Clock.Now().Sub(rec.Enqueued).Seconds())
 		return attemptDone, 0
 	}
 	if d.callCtx.Err() != nil {
@@ -405,7 +576,7 @@ func (d *Dispatcher) deadReason(rec outbox.Record, err error) string {
 		return "permanent error"
 	case d.cfg.MaxAttempts > 0 && rec.Attempts >= d.cfg.MaxAttempts:
 		return "max attempts reached"
-	case d.cfg.MaxAge > 0 && time.Since(rec.Enqueued) >= d.cfg.MaxAge:
+	case d.cfg.MaxAge > 0 && d.cfg.Clock.Now().Sub(rec.Enqueued) >= d.cfg.MaxAge:
 		return "max age reached"
 	}
 	return ""

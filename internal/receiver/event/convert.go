@@ -1,59 +1,39 @@
 package event
 
 import (
+	"github.com/gotd/td/constant"
 	"github.com/gotd/td/fileid"
+	"github.com/gotd/td/telegram/message/peer"
 	"github.com/gotd/td/tg"
 )
 
-// Entities are the users and chats that came with an update, by ID.
+// Entities are the users and chats that came with an update, by ID (gotd's
+// peer.Entities, with a fallback for peers it does not know).
 type Entities struct {
-	Users    map[int64]*tg.User
-	Chats    map[int64]*tg.Chat
-	Channels map[int64]*tg.Channel
+	peer.Entities
 }
 
 // NewEntities indexes the users and chats of an updates container.
 func NewEntities(users []tg.UserClass, chats []tg.ChatClass) Entities {
-	e := Entities{
-		Users:    make(map[int64]*tg.User, len(users)),
-		Chats:    map[int64]*tg.Chat{},
-		Channels: map[int64]*tg.Channel{},
-	}
-	for _, u := range users {
-		if u, ok := u.(*tg.User); ok {
-			e.Users[u.ID] = u
-		}
-	}
-	for _, c := range chats {
-		switch c := c.(type) {
-		case *tg.Chat:
-			e.Chats[c.ID] = c
-		case *tg.Channel:
-			e.Channels[c.ID] = c
-		}
-	}
-	return e
+	cs := tg.ChatClassArray(chats)
+	return Entities{peer.NewEntities(tg.UserClassArray(users).UserToMap(), cs.ChatToMap(), cs.ChannelToMap())}
 }
 
 // InputPeer returns the input peer to answer in peer p, using the access
-// hashes of the entities (0 when unknown, which Telegram accepts from a bot
-// for users who wrote to it).
+// hashes of the entities. A user or channel that did not come with the
+// update gets access hash 0, which Telegram accepts from a bot for users who
+// wrote to it (peer.Entities.ExtractPeer would fail instead).
 func (e Entities) InputPeer(p tg.PeerClass) tg.InputPeerClass {
+	if in, err := e.ExtractPeer(p); err == nil {
+		return in
+	}
 	switch p := p.(type) {
 	case *tg.PeerUser:
-		var hash int64
-		if u, ok := e.Users[p.UserID]; ok {
-			hash = u.AccessHash
-		}
-		return &tg.InputPeerUser{UserID: p.UserID, AccessHash: hash}
+		return &tg.InputPeerUser{UserID: p.UserID}
 	case *tg.PeerChat:
 		return &tg.InputPeerChat{ChatID: p.ChatID}
 	case *tg.PeerChannel:
-		var hash int64
-		if c, ok := e.Channels[p.ChannelID]; ok {
-			hash = c.AccessHash
-		}
-		return &tg.InputPeerChannel{ChannelID: p.ChannelID, AccessHash: hash}
+		return &tg.InputPeerChannel{ChannelID: p.ChannelID}
 	}
 	return &tg.InputPeerEmpty{}
 }
@@ -133,22 +113,26 @@ func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Even
 }
 
 func chatOf(p tg.PeerClass, ents Entities) *Chat {
+	var id constant.TDLibPeerID
 	switch p := p.(type) {
 	case *tg.PeerUser:
-		c := &Chat{ID: p.UserID, Type: ChatPrivate}
-		if u, ok := ents.Users[p.UserID]; ok {
+		id.User(p.UserID)
+		c := &Chat{ID: int64(id), Type: ChatPrivate}
+		if u, ok := ents.User(p.UserID); ok {
 			c.Username = u.Username
 		}
 		return c
 	case *tg.PeerChat:
-		c := &Chat{ID: -p.ChatID, Type: ChatGroup}
-		if ch, ok := ents.Chats[p.ChatID]; ok {
+		id.Chat(p.ChatID)
+		c := &Chat{ID: int64(id), Type: ChatGroup}
+		if ch, ok := ents.Chat(p.ChatID); ok {
 			c.Title = ch.Title
 		}
 		return c
 	case *tg.PeerChannel:
-		c := &Chat{ID: -1000000000000 - p.ChannelID, Type: ChatChannel}
-		if ch, ok := ents.Channels[p.ChannelID]; ok {
+		id.Channel(p.ChannelID)
+		c := &Chat{ID: int64(id), Type: ChatChannel}
+		if ch, ok := ents.Channel(p.ChannelID); ok {
 			c.Title = ch.Title
 			c.Username = ch.Username
 			if ch.Megagroup {
@@ -162,7 +146,7 @@ func chatOf(p tg.PeerClass, ents Entities) *Chat {
 
 func userOf(id int64, ents Entities) *User {
 	u := &User{ID: id}
-	if tu, ok := ents.Users[id]; ok {
+	if tu, ok := ents.User(id); ok {
 		u.IsBot = tu.Bot
 		u.FirstName = tu.FirstName
 		u.LastName = tu.LastName

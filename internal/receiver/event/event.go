@@ -72,6 +72,8 @@ type Event struct {
 	Date int64 `json:"date"`
 	// BotID is the Telegram ID of the account that received the update.
 	BotID int64 `json:"bot_id"`
+	// BotUsername is that account's username (without @), when it has one.
+	BotUsername string `json:"bot_username,omitempty"`
 	// Chat is where it happened.
 	Chat *Chat `json:"chat,omitempty"`
 	// From is who did it.
@@ -82,6 +84,12 @@ type Event struct {
 	Callback *Callback `json:"callback,omitempty"`
 	// Data is the payload of events produced by handlers (user.create).
 	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Bot names the account that received an update.
+type Bot struct {
+	ID       int64
+	Username string
 }
 
 // ChatID is the Bot API style chat ID of the event (0 when there is no

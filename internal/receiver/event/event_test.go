@@ -113,3 +113,26 @@ func TestParseTypes(t *testing.T) {
 	_, err = ParseTypes([]string{"photos"})
 	require.Error(t, err)
 }
+
+func TestEntitiesInputPeer(t *testing.T) {
+	ents := NewEntities(
+		[]tg.UserClass{&tg.User{ID: 7, AccessHash: 99}, &tg.UserEmpty{ID: 8}},
+		[]tg.ChatClass{&tg.Chat{ID: 5}, &tg.Channel{ID: 6, AccessHash: 11}, &tg.ChatForbidden{ID: 9}},
+	)
+	tests := []struct {
+		peer tg.PeerClass
+		want tg.InputPeerClass
+	}{
+		{&tg.PeerUser{UserID: 7}, &tg.InputPeerUser{UserID: 7, AccessHash: 99}},
+		{&tg.PeerChannel{ChannelID: 6}, &tg.InputPeerChannel{ChannelID: 6, AccessHash: 11}},
+		{&tg.PeerChat{ChatID: 5}, &tg.InputPeerChat{ChatID: 5}},
+		// Not in the update: access hash 0 rather than an error.
+		{&tg.PeerUser{UserID: 8}, &tg.InputPeerUser{UserID: 8}},
+		{&tg.PeerChannel{ChannelID: 12}, &tg.InputPeerChannel{ChannelID: 12}},
+		{&tg.PeerChat{ChatID: 9}, &tg.InputPeerChat{ChatID: 9}},
+		{nil, &tg.InputPeerEmpty{}},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, ents.InputPeer(tt.peer), "%v", tt.peer)
+	}
+}

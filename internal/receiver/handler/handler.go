@@ -150,9 +150,29 @@ type Context struct {
 	answered bool
 }
 
+// Bot is the bot (or user account) the update came to; replies leave
+// through it.
+func (c *Context) Bot() event.Bot {
+	return event.Bot{ID: c.Event.BotID, Username: c.Event.BotUsername}
+}
+
 // Reply sends text to the update's chat.
 func (c *Context) Reply(ctx context.Context, text string) error {
-	if _, err := c.client.SendText(ctx, c.Peer, text, 0); err != nil {
+	return c.send(ctx, text, 0)
+}
+
+// ReplyQuoted sends text to the update's chat as a reply to the update's
+// message (a plain Reply for updates without one).
+func (c *Context) ReplyQuoted(ctx context.Context, text string) error {
+	var to int
+	if c.Event.Message != nil {
+		to = c.Event.Message.ID
+	}
+	return c.send(ctx, text, to)
+}
+
+func (c *Context) send(ctx context.Context, text string, replyTo int) error {
+	if _, err := c.client.SendText(ctx, c.Peer, text, replyTo); err != nil {
 		return fmt.Errorf("reply: %w", err)
 	}
 	return nil
@@ -191,13 +211,14 @@ func (c *Context) Emit(ctx context.Context, t event.Type, data any) error {
 		return fmt.Errorf("emit %s: encode: %w", t, err)
 	}
 	ev := event.Event{
-		ID:    event.DerivedID(c.Event.ID, t),
-		Type:  t,
-		Date:  time.Now().Unix(),
-		BotID: c.Event.BotID,
-		Chat:  c.Event.Chat,
-		From:  c.Event.From,
-		Data:  raw,
+		ID:          event.DerivedID(c.Event.ID, t),
+		Type:        t,
+		Date:        time.Now().Unix(),
+		BotID:       c.Event.BotID,
+		BotUsername: c.Event.BotUsername,
+		Chat:        c.Event.Chat,
+		From:        c.Event.From,
+		Data:        raw,
 	}
 	if err := c.emitter.Put(ctx, ev); err != nil {
 		return fmt.Errorf("emit %s: %w", t, err)

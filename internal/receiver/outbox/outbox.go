@@ -33,10 +33,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/gotd/td/telegram/updates"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -128,6 +130,10 @@ type Store struct {
 	frozen      error
 	commitErr   error // the last commit's error, nil after a success
 	closed      bool
+	// seq is the last sequence number handed out. Records get theirs when
+	// they are queued, not when committed, so that delivery can page the
+	// outbox by sequence (Page) and tell which records it already has.
+	seq uint64
 
 	depth   atomic.Int64
 	kick    chan struct{}
@@ -163,6 +169,7 @@ func Open(db *storage.DB, opts Options) (*Store, error) {
 	}
 	err := db.View(func(tx *bolt.Tx) error {
 		s.depth.Store(int64(tx.Bucket([]byte(bucketEvents)).Stats().KeyN))
+		s.seq = tx.Bucket([]byte(bucketEvents)).Sequence()
 		err := tx.Bucket([]byte(bucketState)).ForEach(func(k, v []byte) error {
 			var st updates.State
 			if err := storage.Get(tx, bucketState, k, &st); err != nil {
@@ -256,7 +263,8 @@ func (s *Store) Add(evs ...event.Event) ([]Record, error) {
 	defer s.mu.Unlock()
 	var fresh []Record
 	for i, ev := range evs {
-		r := Record{Event: ev, Enqueued: now}
+		s.seq++
+		r := Record{Seq: s.seq, Event: ev, Enqueued: now}
 		s.adds = append(s.adds, pendingAdd{rec: r})
 		if !known[i] && !s.pendingIDs[ev.ID] {
 			s.pendingIDs[ev.ID] = true
@@ -295,7 +303,8 @@ func (s *Store) Put(ctx context.Context, evs ...event.Event) ([]Record, error) {
 	now := s.opts.Now()
 	adds := make([]pendingAdd, len(evs))
 	for i, ev := range evs {
-		adds[i] = pendingAdd{rec: Record{Event: ev, Enqueued: now}, done: make(chan error, 1), out: &Record{}}
+		s.seq++
+		adds[i] = pendingAdd{rec: Record{Seq: s.seq, Event: ev, Enqueued: now}, done: make(chan error, 1), out: &Record{}}
 		s.adds = append(s.adds, adds[i])
 	}
 	s.signal()
@@ -387,7 +396,8 @@ func (s *Store) loop() {
 	// along with the next commit of events, or this timer flushes them.
 	lazy := time.NewTicker(LazyFlush)
 	defer lazy.Stop()
-	backoff := 10 * time.Millisecond
+	retry := backoff.NewExponentialBackOff()
+	retry.InitialInterval, retry.MaxInterval, retry.MaxElapsedTime = 10*time.Millisecond, 5*time.Second, 0
 	for {
 		select {
 		case <-s.kick:
@@ -408,14 +418,13 @@ func (s *Store) loop() {
 		if err != nil {
 			s.log.Error("commit failed, will retry", zap.Error(err))
 			select {
-			case <-time.After(backoff):
+			case <-time.After(retry.NextBackOff()):
 			case <-s.stop:
 			}
-			backoff = min(backoff*2, 5*time.Second)
 			s.signal()
 			continue
 		}
-		backoff = 10 * time.Millisecond
+		retry.Reset()
 	}
 }
 
@@ -482,80 +491,13 @@ func (s *Store) commit() error {
 	var added []Record
 	var delta int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		added, delta = added[:0], 0
-		events, ids := tx.Bucket([]byte(bucketEvents)), tx.Bucket([]byte(bucketIDs))
-		// seqOf finds the record of an event ID, if it is still queued.
-		seqOf := func(id string) ([]byte, bool) {
-			v := ids.Get([]byte(id))
-			if len(v) != 16 || events.Get(v[:8]) == nil {
-				return nil, false
-			}
-			return append([]byte(nil), v[:8]...), true
-		}
-		for _, a := range b.adds {
-			if ids.Get([]byte(a.rec.Event.ID)) != nil {
-				continue // a replayed update: already queued or delivered
-			}
-			seq, err := events.NextSequence()
-			if err != nil {
-				return fmt.Errorf("next sequence: %w", err)
-			}
-			r := a.rec
-			r.Seq = seq
-			if err := storage.Put(tx, bucketEvents, storage.Uint64Key(seq), r); err != nil {
-				return err
-			}
-			if err := ids.Put([]byte(r.Event.ID), idValue(seq, r.Enqueued)); err != nil {
-				return fmt.Errorf("put event id: %w", err)
-			}
-			if a.out != nil {
-				*a.out = r
-			}
-			added = append(added, r)
-			delta++
-		}
-		for _, r := range b.rewrites {
-			key, ok := seqOf(r.Event.ID)
-			if !ok {
-				continue // acked or dead meanwhile
-			}
-			r.Seq = storage.KeyUint64(key)
-			if err := storage.Put(tx, bucketEvents, key, r); err != nil {
+		w := &commitTx{tx: tx, events: tx.Bucket([]byte(bucketEvents)), ids: tx.Bucket([]byte(bucketIDs))}
+		for _, step := range []func(*batch) error{w.adds, w.rewrites, w.acks, w.deads, w.states} {
+			if err := step(b); err != nil {
 				return err
 			}
 		}
-		for _, id := range b.acks {
-			key, ok := seqOf(id)
-			if !ok {
-				continue
-			}
-			if err := events.Delete(key); err != nil {
-				return fmt.Errorf("delete event: %w", err)
-			}
-			delta--
-		}
-		for _, r := range b.deads {
-			if key, ok := seqOf(r.Event.ID); ok {
-				r.Seq = storage.KeyUint64(key)
-				if err := events.Delete(key); err != nil {
-					return fmt.Errorf("delete event: %w", err)
-				}
-				delta--
-			}
-			if err := storage.Put(tx, bucketDead, []byte(r.Event.ID), r); err != nil {
-				return err
-			}
-		}
-		for id, st := range b.states {
-			if err := storage.Put(tx, bucketState, storage.Uint64Key(uint64(id)), st); err != nil {
-				return err
-			}
-		}
-		for k, cs := range b.chans {
-			if err := storage.Put(tx, bucketChannels, chanKeyBytes(k), cs); err != nil {
-				return err
-			}
-		}
+		added, delta = w.added, w.delta
 		return nil
 	})
 	if err != nil {
@@ -580,6 +522,132 @@ func (s *Store) commit() error {
 		}
 	}
 	return nil
+}
+
+// commitTx applies one batch inside a bbolt transaction, one method per
+// kind of operation; delta is the change of the queue's depth.
+type commitTx struct {
+	tx          *bolt.Tx
+	events, ids *bolt.Bucket
+	added       []Record
+	delta       int64
+}
+
+// seqOf finds the record of an event ID, if it is still queued.
+func (w *commitTx) seqOf(id string) ([]byte, bool) {
+	v := w.ids.Get([]byte(id))
+	if len(v) != 16 || w.events.Get(v[:8]) == nil {
+		return nil, false
+	}
+	return append([]byte(nil), v[:8]...), true
+}
+
+// adds queues new events (a replayed update's are already known by ID).
+func (w *commitTx) adds(b *batch) error {
+	var last uint64
+	for _, a := range b.adds {
+		last = max(last, a.rec.Seq)
+		if w.ids.Get([]byte(a.rec.Event.ID)) != nil {
+			continue // a replayed update: already queued or delivered
+		}
+		r := a.rec
+		if err := storage.Put(w.tx, bucketEvents, storage.Uint64Key(r.Seq), r); err != nil {
+			return err
+		}
+		if err := w.ids.Put([]byte(r.Event.ID), idValue(r.Seq, r.Enqueued)); err != nil {
+			return fmt.Errorf("put event id: %w", err)
+		}
+		if a.out != nil {
+			*a.out = r
+		}
+		w.added = append(w.added, r)
+		w.delta++
+	}
+	return keepSequence(w.events, last)
+}
+
+// rewrites stores the new attempt counts of events still queued.
+func (w *commitTx) rewrites(b *batch) error {
+	for _, r := range b.rewrites {
+		key, ok := w.seqOf(r.Event.ID)
+		if !ok {
+			continue // acked or dead meanwhile
+		}
+		r.Seq = storage.KeyUint64(key)
+		if err := storage.Put(w.tx, bucketEvents, key, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acks deletes delivered events (their IDs stay, to drop replays).
+func (w *commitTx) acks(b *batch) error {
+	for _, id := range b.acks {
+		key, ok := w.seqOf(id)
+		if !ok {
+			continue
+		}
+		if err := w.events.Delete(key); err != nil {
+			return fmt.Errorf("delete event: %w", err)
+		}
+		w.delta--
+	}
+	return nil
+}
+
+// deads moves events to the dead letters.
+func (w *commitTx) deads(b *batch) error {
+	for _, r := range b.deads {
+		if key, ok := w.seqOf(r.Event.ID); ok {
+			r.Seq = storage.KeyUint64(key)
+			if err := w.events.Delete(key); err != nil {
+				return fmt.Errorf("delete event: %w", err)
+			}
+			w.delta--
+		}
+		if err := storage.Put(w.tx, bucketDead, []byte(r.Event.ID), r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// states stores the update states (account and channels) of the batch:
+// in the same transaction as its events, so the state on disk never passes
+// an event that is not.
+func (w *commitTx) states(b *batch) error {
+	for id, st := range b.states {
+		if err := storage.Put(w.tx, bucketState, storage.Uint64Key(uint64(id)), st); err != nil {
+			return err
+		}
+	}
+	for k, cs := range b.chans {
+		if err := storage.Put(w.tx, bucketChannels, chanKeyBytes(k), cs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepSequence makes the bucket's sequence at least last, so that a
+// restart hands out numbers after every one used.
+func keepSequence(events *bolt.Bucket, last uint64) error {
+	if last <= events.Sequence() {
+		return nil
+	}
+	if err := events.SetSequence(last); err != nil {
+		return fmt.Errorf("set sequence: %w", err)
+	}
+	return nil
+}
+
+// nextSeq hands out a sequence number.
+func (s *Store) nextSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	return s.seq
 }
 
 func idValue(seq uint64, created time.Time) []byte {
@@ -621,19 +689,25 @@ func (s *Store) prune() error {
 	})
 }
 
-// Pending returns the queued events in sequence order.
-func (s *Store) Pending() ([]Record, error) {
+// Pending returns all the queued events in sequence order.
+func (s *Store) Pending() ([]Record, error) { return s.Page(0, math.MaxInt) }
+
+// Page returns at most n queued events with a sequence number above after,
+// in sequence order: delivery reads a long backlog a window at a time
+// instead of holding all of it in memory.
+func (s *Store) Page(after uint64, n int) ([]Record, error) {
 	var out []Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketEvents)).ForEach(func(k, _ []byte) error {
+		c := tx.Bucket([]byte(bucketEvents)).Cursor()
+		for k, _ := c.Seek(storage.Uint64Key(after + 1)); k != nil && len(out) < n; k, _ = c.Next() {
 			var r Record
 			if err := storage.Get(tx, bucketEvents, k, &r); err != nil {
 				return err
 			}
 			r.Seq = storage.KeyUint64(k)
 			out = append(out, r)
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pending: %w", err)
@@ -690,12 +764,12 @@ func (s *Store) Replay(ids ...string) ([]Record, error) {
 				}
 				return err
 			}
-			seq, err := events.NextSequence()
-			if err != nil {
-				return fmt.Errorf("next sequence: %w", err)
-			}
+			seq := s.nextSeq()
 			r = Record{Seq: seq, Event: r.Event, Enqueued: now}
 			if err := storage.Put(tx, bucketEvents, storage.Uint64Key(seq), r); err != nil {
+				return err
+			}
+			if err := keepSequence(events, seq); err != nil {
 				return err
 			}
 			if err := tx.Bucket([]byte(bucketIDs)).Put([]byte(id), idValue(seq, now)); err != nil {

@@ -31,49 +31,67 @@ const uploadPartSize = 512 * 1024
 type NewDocument struct {
 	FileName string
 	MimeType string
-	// MaxSize is the largest accepted file in bytes.
-	MaxSize int64
 }
 
-// CreateDocument streams r to a file in the documents directory (never
-// holding the file in memory), uploads it to Telegram once, and stores it
+// Spool is an uploaded file kept in the documents directory, with its size
+// and SHA-256, until CreateDocument sends it to Telegram. Close removes it
+// unless CreateDocument kept it.
+type Spool struct {
+	f      *os.File
+	Size   int64
+	SHA256 string
+	kept   bool
+}
+
+// Close removes the file unless it was kept as the document's copy.
+func (s *Spool) Close() error {
+	err := s.f.Close()
+	if !s.kept {
+		_ = os.Remove(s.f.Name())
+	}
+	return err
+}
+
+// Spool streams r to a file in the documents directory (never holding the
+// file in memory), hashing it as it goes. The file must be 1 to maxSize
+// bytes long.
+func (g *Gateway) Spool(r io.Reader, maxSize int64) (*Spool, error) {
+	if err := os.MkdirAll(g.cfg.DocumentsDir, 0o700); err != nil {
+		return nil, send.Internal(fmt.Errorf("documents dir: %w", err))
+	}
+	f, err := os.CreateTemp(g.cfg.DocumentsDir, "upload-*.part")
+	if err != nil {
+		return nil, send.Internal(fmt.Errorf("spool document: %w", err))
+	}
+	s := &Spool{f: f}
+	sum := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(r, maxSize+1))
+	switch {
+	case err != nil:
+		_ = s.Close()
+		if se := classify(err); se.Kind == send.KindTooLarge {
+			return nil, se
+		}
+		return nil, send.Invalid("document", "reading the upload failed: "+err.Error())
+	case n > maxSize:
+		_ = s.Close()
+		return nil, &send.Error{Kind: send.KindTooLarge, Code: "too_large",
+			Message: fmt.Sprintf("document larger than %d bytes", maxSize), Field: "document"}
+	case n == 0:
+		_ = s.Close()
+		return nil, send.Invalid("document", "the document is empty")
+	}
+	s.Size, s.SHA256 = n, hex.EncodeToString(sum.Sum(nil))
+	return s, nil
+}
+
+// CreateDocument uploads a spooled file to Telegram once and stores it
 // under a new opaque document ID. The copy on disk is kept when KeepCopies
 // is set, so the document stays usable however its file reference ages.
-func (g *Gateway) CreateDocument(ctx context.Context, nd NewDocument, r io.Reader) (store.Document, error) {
+func (g *Gateway) CreateDocument(ctx context.Context, nd NewDocument, sp *Spool) (store.Document, error) {
 	api, err := g.client()
 	if err != nil {
 		return store.Document{}, err
-	}
-	id := newDocumentID()
-	if err := os.MkdirAll(g.cfg.DocumentsDir, 0o700); err != nil {
-		return store.Document{}, send.Internal(fmt.Errorf("documents dir: %w", err))
-	}
-	path := filepath.Join(g.cfg.DocumentsDir, id)
-	f, err := os.OpenFile(path+".part", os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
-	if err != nil {
-		return store.Document{}, send.Internal(fmt.Errorf("spool document: %w", err))
-	}
-	keep := false
-	defer func() {
-		_ = f.Close()
-		if !keep {
-			_ = os.Remove(f.Name())
-		}
-	}()
-
-	sum := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(r, nd.MaxSize+1))
-	switch {
-	case err != nil:
-		if se := classify(err); se.Kind == send.KindTooLarge {
-			return store.Document{}, se
-		}
-		return store.Document{}, send.Invalid("document", "reading the upload failed: "+err.Error())
-	case n > nd.MaxSize:
-		return store.Document{}, &send.Error{Kind: send.KindTooLarge, Code: "too_large",
-			Message: fmt.Sprintf("document larger than %d bytes", nd.MaxSize), Field: "document"}
-	case n == 0:
-		return store.Document{}, send.Invalid("document", "the document is empty")
 	}
 	if nd.FileName == "" {
 		nd.FileName = "document"
@@ -84,26 +102,28 @@ func (g *Gateway) CreateDocument(ctx context.Context, nd NewDocument, r io.Reade
 			nd.MimeType = "application/octet-stream"
 		}
 	}
+	id := newDocumentID()
 	doc := store.Document{
-		ID: id, FileName: nd.FileName, Size: n, MimeType: nd.MimeType,
-		SHA256: hex.EncodeToString(sum.Sum(nil)), CreatedAt: time.Now().UTC(),
+		ID: id, FileName: nd.FileName, Size: sp.Size, MimeType: nd.MimeType,
+		SHA256: sp.SHA256, CreatedAt: time.Now().UTC(),
 	}
-	tgDoc, err := g.upload(ctx, api, doc, f)
+	tgDoc, err := g.upload(ctx, api, doc, sp.f)
 	if err != nil {
 		return store.Document{}, err
 	}
 	doc.TG = tgDoc
 	if g.cfg.KeepCopies {
-		if err := os.Rename(f.Name(), path); err != nil {
+		path := filepath.Join(g.cfg.DocumentsDir, id)
+		if err := os.Rename(sp.f.Name(), path); err != nil {
 			return store.Document{}, send.Internal(fmt.Errorf("keep document copy: %w", err))
 		}
-		keep = true
+		sp.kept = true
 		doc.CopyPath = path
 	}
 	if err := g.store.PutDocument(doc); err != nil {
 		return store.Document{}, send.Internal(err)
 	}
-	g.log.Info("document uploaded", zap.String("document_id", id), zap.Int64("size", n),
+	g.log.Info("document uploaded", zap.String("document_id", id), zap.Int64("size", sp.Size),
 		zap.String("mime_type", doc.MimeType))
 	return doc, nil
 }
@@ -247,8 +267,8 @@ func (g *Gateway) refresh(ctx context.Context, api *tg.Client, stale store.Docum
 		}
 	}
 	if cur.CopyPath == "" {
-		return cur, &send.Error{Kind: send.KindRefused, Code: "file_reference_expired",
-			Message: "FILE_REFERENCE_EXPIRED and no copy of the document is kept: upload it again"}
+		return cur, &send.Error{Kind: send.KindRefused, Code: "file_reference_expired", TelegramError: "FILE_REFERENCE_EXPIRED",
+			Message: "the document's file reference expired, it is not in a message to renew it from, and no copy of it is kept: upload it again"}
 	}
 	f, err := os.Open(cur.CopyPath)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/gotd/contrib/middleware/floodwait"
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/tg"
@@ -60,7 +61,10 @@ type Config struct {
 }
 
 // Gateway owns the client. Send and CreateDocument may be called from many
-// goroutines; they fail with KindUnavailable until the client is ready.
+// goroutines; while the client is not ready (starting, or reconnecting after
+// a dropped connection) a send whose ctx has a deadline waits for it and is
+// sent again with the same random_id, failing with KindUnavailable when the
+// deadline passes.
 type Gateway struct {
 	cfg     Config
 	log     *zap.Logger
@@ -72,8 +76,11 @@ type Gateway struct {
 	connected atomic.Bool
 	authed    atomic.Bool
 	self      atomic.Int64
+	username  atomic.Pointer[string]
 	readyOnce sync.Once
 	readyCh   chan struct{}
+	// readiness wakes the calls waiting for a (re)connection.
+	readiness readiness
 
 	learner    *learner
 	docLocks   keyedMutex
@@ -112,6 +119,7 @@ func (g *Gateway) setReady() {
 	if g.metrics != nil {
 		g.metrics.Ready.Set(map[bool]float64{true: 1, false: 0}[ready])
 	}
+	g.readiness.set(ready)
 	if ready {
 		g.readyOnce.Do(func() { close(g.readyCh) })
 	}
@@ -124,9 +132,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { g.learner.run(ctx, 200*time.Millisecond) })
-	pause := 500 * time.Millisecond
+	retry := backoff.NewExponentialBackOff()
+	retry.InitialInterval, retry.MaxInterval, retry.MaxElapsedTime = 500*time.Millisecond, 30*time.Second, 0
 	for {
+		started := time.Now()
 		err := g.runOnce(ctx)
+		if time.Since(started) > time.Minute {
+			retry.Reset() // it ran: the next failure is a new one
+		}
 		g.api.Store(nil)
 		g.connected.Store(false)
 		g.setReady()
@@ -136,13 +149,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		if errors.Is(err, tgclient.ErrNoBotToken) {
 			return err
 		}
+		pause := retry.NextBackOff()
 		g.log.Warn("telegram client stopped, restarting", zap.Error(err), zap.Duration("after", pause))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(pause):
 		}
-		pause = min(pause*2, 30*time.Second)
 	}
 }
 
@@ -174,6 +187,8 @@ func (g *Gateway) runOnce(ctx context.Context) error {
 			return err
 		}
 		g.self.Store(self.ID)
+		name := self.Username
+		g.username.Store(&name)
 		g.authed.Store(true)
 		g.connected.Store(true)
 		g.api.Store(client.API())
@@ -184,11 +199,15 @@ func (g *Gateway) runOnce(ctx context.Context) error {
 	})
 }
 
+// errNotConnected is the cause of the error sends get while the client is
+// not ready.
+var errNotConnected = errors.New("telegram client not connected")
+
 // client returns the API or an unavailable error.
 func (g *Gateway) client() (*tg.Client, error) {
 	api := g.api.Load()
 	if api == nil || !g.Ready() {
-		return nil, send.Unavailable("the Telegram client is not connected yet", nil)
+		return nil, send.Unavailable("the Telegram client is not connected yet", errNotConnected)
 	}
 	return api, nil
 }

@@ -47,8 +47,11 @@ func TestClassify(t *testing.T) {
 		require.Equal(t, tc.kind, e.Kind, tc.err.Error())
 		require.Equal(t, tc.code, e.Code, tc.err.Error())
 		require.Equal(t, tc.retry, e.RetryAfter, tc.err.Error())
-		if rpcErr, ok := tgerr.As(tc.err); ok && e.Kind == send.KindRefused {
-			require.Equal(t, rpcErr.Message, e.Message, "Telegram's error text reaches the client")
+		if rpcErr, ok := tgerr.As(tc.err); ok {
+			require.Equal(t, rpcErr.Message, e.TelegramError, "Telegram's error text reaches the client")
+			if _, known := refusals[rpcErr.Type]; known {
+				require.NotContains(t, e.Message, rpcErr.Type, "the message explains the error")
+			}
 		}
 	}
 	require.Nil(t, classify(nil))
@@ -137,4 +140,66 @@ func TestLearnerStoresAccessHashes(t *testing.T) {
 	require.Equal(t, int64(222), c.AccessHash)
 	_, err = st.Peer(send.PeerUser, 11)
 	require.ErrorIs(t, err, store.ErrNotFound, "no access hash, nothing to learn")
+}
+
+// TestConnectionLost: the errors a call gets when the connection drops
+// under it are resent after the reconnect; Telegram's answers and the
+// caller's own deadline are not.
+func TestConnectionLost(t *testing.T) {
+	live := context.Background()
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	broken := fmt.Errorf("rpcDoRequest: retryUntilAck: send: %w", errors.New("write: broken pipe"))
+	// gotd cancels a request that was acknowledged on a connection that
+	// then closed: a cancellation the caller did not ask for.
+	dropped := fmt.Errorf("engine forcibly closed: %w", context.Canceled)
+	cases := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{"not connected", live, send.Unavailable("x", errNotConnected), true},
+		{"write on a dead connection", live, classify(broken), true},
+		{"acknowledged, then the connection closed", live, classify(dropped), true},
+		{"caller's deadline", expired, classify(dropped), false},
+		{"Telegram's 5xx", live, classify(tgerr.New(500, "INTERNAL")), false},
+		{"Telegram refused", live, classify(tgerr.New(400, "PEER_ID_INVALID")), false},
+		{"success", live, nil, false},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, connectionLost(c.ctx, c.err), c.name)
+	}
+}
+
+// TestWhileConnectedWaitsForTheNextConnection: a call that failed on the
+// connection while the client still looked ready runs again only once the
+// client has become ready anew, not at once on the dead connection.
+func TestWhileConnectedWaitsForTheNextConnection(t *testing.T) {
+	g := New(Config{}, nil, nil, zaptest.NewLogger(t))
+	g.readiness.set(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var calls int
+	reconnected := make(chan struct{})
+	err := g.whileConnected(ctx, func() error {
+		calls++
+		if calls == 1 {
+			go func() {
+				time.Sleep(50 * time.Millisecond)
+				g.readiness.set(false)
+				close(reconnected)
+				g.readiness.set(true)
+			}()
+			return classify(errors.New("write: broken pipe"))
+		}
+		select {
+		case <-reconnected:
+		default:
+			t.Error("run again before the client reconnected")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, calls)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
 
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
@@ -82,7 +83,7 @@ func (g *Gateway) resolveUsername(ctx context.Context, api *tg.Client, username 
 		}
 	}
 	if want.ID == 0 {
-		return store.Peer{}, &send.Error{Kind: send.KindRefused, Code: "chat_not_found", Message: "USERNAME_NOT_OCCUPIED"}
+		return store.Peer{}, classify(tgerr.New(400, "USERNAME_NOT_OCCUPIED"))
 	}
 	return want, nil
 }

@@ -49,10 +49,17 @@ func (g *Gateway) Send(ctx context.Context, req send.Request, randomID int64) (s
 // send sends once more, resolving the username afresh, when a username
 // the store resolved earlier no longer reaches anyone: usernames change
 // hands.
-func (g *Gateway) send(ctx context.Context, req send.Request, randomID int64) (send.Result, error) {
-	res, cached, err := g.sendOnce(ctx, req, randomID, false)
+func (g *Gateway) send(ctx context.Context, req send.Request, randomID int64) (res send.Result, err error) {
+	var cached bool
+	err = g.whileConnected(ctx, func() (err error) {
+		res, cached, err = g.sendOnce(ctx, req, randomID, false)
+		return err
+	})
 	if err != nil && cached && send.As(err).Code == "chat_not_found" {
-		res, _, err = g.sendOnce(ctx, req, randomID, true)
+		err = g.whileConnected(ctx, func() (err error) {
+			res, _, err = g.sendOnce(ctx, req, randomID, true)
+			return err
+		})
 	}
 	return res, err
 }
@@ -97,7 +104,13 @@ func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeer
 		return send.Result{ChatID: chatID, Duplicate: true}, nil
 	}
 	if err != nil {
-		return send.Result{}, classify(err)
+		e := classify(err)
+		if chatID < 0 && e.TelegramError == "PEER_ID_INVALID" {
+			group := *e
+			group.Message = notAMember // there is no user to write first
+			return send.Result{}, &group
+		}
+		return send.Result{}, e
 	}
 	g.learner.observe(updates)
 	id, date, _ := sentMessage(updates, randomID)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
@@ -23,6 +25,8 @@ type SendMessageBody struct {
 	Buttons   [][]send.Button `json:"buttons"`
 	Silent    bool            `json:"silent"`
 	ReplyTo   int             `json:"reply_to_message_id"`
+	// Bot names the bot to send as (ID or username; see Bots.Pick).
+	Bot json.RawMessage `json:"bot"`
 }
 
 func (b SendMessageBody) request() send.Request {
@@ -42,6 +46,8 @@ type SendDocumentBody struct {
 	ParseMode  string          `json:"parse_mode"`
 	Buttons    [][]send.Button `json:"buttons"`
 	Silent     bool            `json:"silent"`
+	// Bot names the bot to send as (ID or username; see Bots.Pick).
+	Bot json.RawMessage `json:"bot"`
 }
 
 func (b SendDocumentBody) request() send.Request {
@@ -60,6 +66,8 @@ type manyMessagesBody struct {
 	Buttons   [][]send.Button `json:"buttons"`
 	Silent    bool            `json:"silent"`
 	Async     bool            `json:"async"`
+	// Bot names the bot to send as (ID or username; see Bots.Pick).
+	Bot json.RawMessage `json:"bot"`
 }
 
 // manyDocumentsBody is the one-document-to-many form of send_multiple_documents.
@@ -72,6 +80,8 @@ type manyDocumentsBody struct {
 	Buttons    [][]send.Button `json:"buttons"`
 	Silent     bool            `json:"silent"`
 	Async      bool            `json:"async"`
+	// Bot names the bot to send as (ID or username; see Bots.Pick).
+	Bot json.RawMessage `json:"bot"`
 }
 
 // Bulk is a decoded bulk request: either Items (each with its recipient),
@@ -81,6 +91,23 @@ type Bulk struct {
 	Template   *send.Request
 	Recipients []send.Recipient
 	Async      bool
+
+	// bots are the "bot" members as written: the body's, or each item's
+	// of the list form (list set).
+	bots []json.RawMessage
+	list bool
+}
+
+// botRef is the bot the request names (see parseBotRef), "" for none.
+// The items of the list form must all name the same one.
+func (b *Bulk) botRef() (string, error) {
+	if !b.list {
+		if len(b.bots) == 0 {
+			return "", nil
+		}
+		return parseBotRef(b.bots[0], "bot")
+	}
+	return listBotRef(b.bots)
 }
 
 // Len is the number of recipients.
@@ -103,27 +130,41 @@ func (b *Bulk) Request(i int) send.Request {
 
 // DecodeSendMessage decodes and validates a send_message body.
 func DecodeSendMessage(data []byte) (send.Request, error) {
+	req, _, err := decodeSendMessage(data)
+	return req, err
+}
+
+// decodeSendMessage is DecodeSendMessage that also returns the "bot"
+// member as written, so the body is decoded once.
+func decodeSendMessage(data []byte) (send.Request, json.RawMessage, error) {
 	var b SendMessageBody
 	if err := decodeStrict(data, &b); err != nil {
-		return send.Request{}, err
+		return send.Request{}, nil, err
 	}
 	req := b.request()
 	req.Normalize()
-	return req, req.Validate("")
+	return req, b.Bot, req.Validate("")
 }
 
 // DecodeSendDocument decodes and validates a send_document body.
 func DecodeSendDocument(data []byte) (send.Request, error) {
+	req, _, err := decodeSendDocument(data)
+	return req, err
+}
+
+// decodeSendDocument is DecodeSendDocument that also returns the "bot"
+// member as written.
+func decodeSendDocument(data []byte) (send.Request, json.RawMessage, error) {
 	var b SendDocumentBody
 	if err := decodeStrict(data, &b); err != nil {
-		return send.Request{}, err
+		return send.Request{}, nil, err
 	}
 	req := b.request()
 	req.Normalize()
 	if req.DocumentID == "" {
-		return req, send.Invalid("document_id", "document_id is required")
+		return req, b.Bot, send.Invalid("document_id", "document_id is required")
 	}
-	return req, req.Validate("")
+	return req, b.Bot, req.Validate("")
 }
 
 // DecodeBulkMessages decodes and validates a send_multiple_message body.
@@ -133,14 +174,15 @@ func DecodeBulkMessages(data []byte, maxRecipients int) (*Bulk, error) {
 		if err := decodeStrict(data, &items); err != nil {
 			return nil, err
 		}
-		return bulkOfItems(len(items), maxRecipients, func(i int) send.Request { return items[i].request() })
+		return bulkOfItems(len(items), maxRecipients, func(i int) send.Request { return items[i].request() },
+			func(i int) json.RawMessage { return items[i].Bot })
 	}
 	var b manyMessagesBody
 	if err := decodeStrict(data, &b); err != nil {
 		return nil, err
 	}
 	t := send.Request{Text: b.Text, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent}
-	return bulkOfTemplate(t, b.ChatIDs, b.Usernames, b.Async, maxRecipients)
+	return bulkOfTemplate(t, b.ChatIDs, b.Usernames, b.Async, maxRecipients, b.Bot)
 }
 
 // DecodeBulkDocuments decodes and validates a send_multiple_documents body.
@@ -155,7 +197,8 @@ func DecodeBulkDocuments(data []byte, maxRecipients int) (*Bulk, error) {
 				return nil, send.Invalid(fmt.Sprintf("[%d].document_id", i), "document_id is required")
 			}
 		}
-		return bulkOfItems(len(items), maxRecipients, func(i int) send.Request { return items[i].request() })
+		return bulkOfItems(len(items), maxRecipients, func(i int) send.Request { return items[i].request() },
+			func(i int) json.RawMessage { return items[i].Bot })
 	}
 	var b manyDocumentsBody
 	if err := decodeStrict(data, &b); err != nil {
@@ -165,29 +208,29 @@ func DecodeBulkDocuments(data []byte, maxRecipients int) (*Bulk, error) {
 		return nil, send.Invalid("document_id", "document_id is required")
 	}
 	t := send.Request{DocumentID: b.DocumentID, Text: b.Caption, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent}
-	return bulkOfTemplate(t, b.ChatIDs, b.Usernames, b.Async, maxRecipients)
+	return bulkOfTemplate(t, b.ChatIDs, b.Usernames, b.Async, maxRecipients, b.Bot)
 }
 
-func bulkOfItems(n, maxRecipients int, item func(int) send.Request) (*Bulk, error) {
+func bulkOfItems(n, maxRecipients int, item func(int) send.Request, bot func(int) json.RawMessage) (*Bulk, error) {
 	if n == 0 {
 		return nil, send.Invalid("", "the list is empty")
 	}
 	if n > maxRecipients {
 		return nil, send.Invalid("", fmt.Sprintf("%d items, at most %d allowed", n, maxRecipients))
 	}
-	b := &Bulk{Items: make([]send.Request, n)}
+	b := &Bulk{Items: make([]send.Request, n), bots: make([]json.RawMessage, n), list: true}
 	for i := range n {
 		r := item(i)
 		r.Normalize()
 		if err := r.Validate(fmt.Sprintf("[%d].", i)); err != nil {
 			return nil, err
 		}
-		b.Items[i] = r
+		b.Items[i], b.bots[i] = r, bot(i)
 	}
 	return b, nil
 }
 
-func bulkOfTemplate(t send.Request, chatIDs []int64, usernames []string, async bool, maxRecipients int) (*Bulk, error) {
+func bulkOfTemplate(t send.Request, chatIDs []int64, usernames []string, async bool, maxRecipients int, bot json.RawMessage) (*Bulk, error) {
 	t.Normalize()
 	if err := t.ValidateContent(""); err != nil {
 		return nil, err
@@ -199,7 +242,7 @@ func bulkOfTemplate(t send.Request, chatIDs []int64, usernames []string, async b
 	if n > maxRecipients {
 		return nil, send.Invalid("chat_ids", fmt.Sprintf("%d recipients, at most %d allowed", n, maxRecipients))
 	}
-	b := &Bulk{Template: &t, Async: async, Recipients: make([]send.Recipient, 0, n)}
+	b := &Bulk{Template: &t, Async: async, Recipients: make([]send.Recipient, 0, n), bots: []json.RawMessage{bot}}
 	for i, id := range chatIDs {
 		if id == 0 {
 			return nil, send.Invalid(fmt.Sprintf("chat_ids[%d]", i), "chat_id must not be 0")
@@ -229,6 +272,11 @@ func decodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			if e := unknownFieldError(data, reflect.TypeOf(v)); e != nil {
+				return e
+			}
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -256,6 +304,101 @@ func jsonError(err error) error {
 		return send.Invalid(strings.Trim(f, `"`), "unknown field")
 	}
 	return send.Invalid("", "malformed JSON: "+strings.TrimPrefix(msg, "json: "))
+}
+
+// unknownFieldError names a member of data that t has no field for, with
+// its path and the fields t accepts there; nil if there is none.
+func unknownFieldError(data []byte, t reflect.Type) error {
+	var val any
+	if json.Unmarshal(data, &val) != nil {
+		return nil
+	}
+	path, name, valid, ok := unknownField(val, t, "")
+	if !ok {
+		return nil
+	}
+	return send.Invalid(path, fmt.Sprintf("unknown field %q; the fields here are: %s", name, strings.Join(valid, ", ")))
+}
+
+// unknownField walks val (decoded JSON) along t and returns the first
+// member, in key order, that t has no field for: its path, its name and
+// the fields accepted there.
+func unknownField(val any, t reflect.Type, path string) (fieldPath, name string, valid []string, ok bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, isObject := val.(map[string]any)
+		if !isObject {
+			return "", "", nil, false
+		}
+		names, types := jsonFields(t)
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ft, known := fieldType(names, types, k)
+			sub := k
+			if path != "" {
+				sub = path + "." + k
+			}
+			if !known {
+				return sub, k, names, true
+			}
+			if p, n, v, ok := unknownField(obj[k], ft, sub); ok {
+				return p, n, v, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		arr, _ := val.([]any)
+		for i, e := range arr {
+			if p, n, v, ok := unknownField(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, n, v, true
+			}
+		}
+	}
+	return "", "", nil, false
+}
+
+// jsonFields lists the JSON names of a struct's fields, in order, and
+// their types.
+func jsonFields(t reflect.Type) ([]string, []reflect.Type) {
+	var names []string
+	var types []reflect.Type
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+		types = append(types, f.Type)
+	}
+	return names, types
+}
+
+// fieldType finds a member's field as encoding/json does: the exact name
+// first, else ignoring case.
+func fieldType(names []string, types []reflect.Type, key string) (reflect.Type, bool) {
+	for i, n := range names {
+		if n == key {
+			return types[i], true
+		}
+	}
+	for i, n := range names {
+		if strings.EqualFold(n, key) {
+			return types[i], true
+		}
+	}
+	return nil, false
 }
 
 func typeName(goType string) string {

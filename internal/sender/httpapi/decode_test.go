@@ -25,7 +25,7 @@ func TestDecodeBulk(t *testing.T) {
 	require.Equal(t, "x", b.Request(2).Text)
 
 	_, err = DecodeBulkMessages([]byte(`{"chat_ids":[1,2,3],"text":"x"}`), 2)
-	require.Equal(t, send.KindInvalid, send.KindOf(err))
+	require.Equal(t, send.KindInvalid, send.As(err).Kind)
 
 	d, err := DecodeBulkDocuments([]byte(`{"chat_ids":[1],"document_id":"doc_1","caption":"c"}`), 10)
 	require.NoError(t, err)
@@ -34,7 +34,8 @@ func TestDecodeBulk(t *testing.T) {
 	_, err = DecodeBulkDocuments([]byte(`[{"chat_id":1}]`), 10)
 	require.Equal(t, "[0].document_id", send.As(err).Field)
 	_, err = DecodeBulkDocuments([]byte(`[{"chat_id":1,"document_id":"d","text":"x"}]`), 10)
-	require.Equal(t, "text", send.As(err).Field, "send_document has caption, not text")
+	require.Equal(t, "[0].text", send.As(err).Field, "send_document has caption, not text")
+	require.Contains(t, send.As(err).Message, "caption", "the valid fields are listed")
 }
 
 func TestDecodeErrorsNameTheField(t *testing.T) {
@@ -42,7 +43,7 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		`{"chat_id":1,"text":5}`:                             "text",
 		`{"chat_id":1.5,"text":"x"}`:                         "chat_id",
 		`{"chat_id":1,"text":"x","buttons":[[{"text":1}]]}`:  "buttons.text",
-		`{"chat_id":1,"text":"x","buttons":[[{"txt":"a"}]]}`: "txt",
+		`{"chat_id":1,"text":"x","buttons":[[{"txt":"a"}]]}`: "buttons[0][0].txt",
 		`{"chat_id":1,"text":"x","silent":"yes"}`:            "silent",
 		`{"chat_id":99999999999999999999999,"text":"x"}`:     "chat_id",
 	}
@@ -76,8 +77,8 @@ func FuzzDecodeRequests(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		check := func(err error) {
-			if err != nil && send.KindOf(err) != send.KindInvalid {
-				t.Fatalf("decode error of kind %v: %v", send.KindOf(err), err)
+			if err != nil && send.As(err).Kind != send.KindInvalid {
+				t.Fatalf("decode error of kind %v: %v", send.As(err).Kind, err)
 			}
 		}
 		req, err := DecodeSendMessage(data)

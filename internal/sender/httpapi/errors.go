@@ -1,12 +1,12 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
 	"go.uber.org/zap"
 
+	"github.com/tgbotsvc/tgbot/internal/httperror"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 )
 
@@ -38,11 +38,6 @@ func statusOf(k send.Kind) int {
 	}
 }
 
-// errorBody is the JSON shape of every error response.
-type errorBody struct {
-	Error *send.Public `json:"error"`
-}
-
 // writeError answers with err's status and JSON shape. Only internal errors
 // are logged as errors; their cause never reaches the client.
 func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
@@ -58,16 +53,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err err
 	if se.Kind == send.KindFlood && se.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(se.Public().RetryAfter))
 	}
-	writeJSON(w, status, errorBody{Error: se.Public()})
+	httperror.Write(w, status, se.Public())
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // texts and messages stay readable: "<b>" not "\u003cb\u003e"
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httperror.WriteJSON(w, status, v) }
 
 var (
 	errUnauthorized = &send.Error{Kind: send.KindUnauthorized, Code: "unauthorized",

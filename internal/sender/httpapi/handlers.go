@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -54,33 +56,38 @@ func (a *API) ids(r *http.Request) randomIDs {
 }
 
 func (a *API) sendMessage(w http.ResponseWriter, r *http.Request) {
-	a.sendOne(w, r, DecodeSendMessage)
+	a.sendOne(w, r, decodeSendMessage)
 }
 
 func (a *API) sendDocument(w http.ResponseWriter, r *http.Request) {
-	a.sendOne(w, r, DecodeSendDocument)
+	a.sendOne(w, r, decodeSendDocument)
 }
 
-func (a *API) sendOne(w http.ResponseWriter, r *http.Request, decode func([]byte) (send.Request, error)) {
+func (a *API) sendOne(w http.ResponseWriter, r *http.Request, decode func([]byte) (send.Request, json.RawMessage, error)) {
 	data, err := readJSON(w, r, a.opts.MaxJSONBytes)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	req, err := decode(data)
+	req, bot, err := decode(data)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	b, err := a.pick(parseBotRef(bot, "bot"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)
+	defer cancel()
 	if req.IsDocument() {
-		if _, err := a.gw.Document(req.DocumentID); err != nil {
+		if err := a.document(ctx, b, req.DocumentID); err != nil {
 			a.fail(w, r, err)
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)
-	defer cancel()
-	res, err := a.gw.Send(ctx, req, a.ids(r).id(0))
+	res, err := b.GW.Send(ctx, req, a.ids(r).id(0))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -130,7 +137,14 @@ func (a *API) sendMany(w http.ResponseWriter, r *http.Request, decode func([]byt
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.checkDocuments(bulk); err != nil {
+	b, err := a.pick(bulk.botRef())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)
+	defer cancel()
+	if err := a.checkDocuments(ctx, b, bulk); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -144,22 +158,20 @@ func (a *API) sendMany(w http.ResponseWriter, r *http.Request, decode func([]byt
 	}
 	ids := a.ids(r)
 	if bulk.Async || bulk.Len() > a.opts.AsyncThreshold {
-		a.submitJob(w, r, bulk, ids)
+		a.submitJob(w, r, b, bulk, ids)
 		return
 	}
-	if !a.gw.Ready() {
-		// Answer at once instead of one error per recipient; jobs (above)
-		// are accepted and wait for Telegram.
-		a.fail(w, r, send.Unavailable("the Telegram client is not connected yet", nil))
+	if err := b.GW.WaitReady(ctx); err != nil {
+		// One error instead of one per recipient; jobs (above) are
+		// accepted and wait for Telegram.
+		a.fail(w, r, err)
 		return
 	}
 	tasks := make([]jobs.Task, bulk.Len())
 	for i := range tasks {
 		tasks[i] = jobs.Task{Index: i, Request: bulk.Request(i), RandomID: ids.id(i)}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)
-	defer cancel()
-	outcomes := a.runner.SendAll(ctx, tasks)
+	outcomes := b.Runner.SendAll(ctx, tasks)
 	resp := bulkResponse{Results: make([]resultView, len(outcomes))}
 	for i, o := range outcomes {
 		req := tasks[i].Request
@@ -175,15 +187,15 @@ func (a *API) sendMany(w http.ResponseWriter, r *http.Request, decode func([]byt
 }
 
 // checkDocuments answers 404 before sending anything when a document_id of
-// the request is unknown.
-func (a *API) checkDocuments(b *Bulk) error {
+// the request is unknown (and makes documents of other bots sendable).
+func (a *API) checkDocuments(ctx context.Context, bot *Bot, b *Bulk) error {
 	seen := map[string]bool{}
 	check := func(id, field string) error {
 		if id == "" || seen[id] {
 			return nil
 		}
 		seen[id] = true
-		if _, err := a.gw.Document(id); err != nil {
+		if err := a.document(ctx, bot, id); err != nil {
 			if e := send.As(err); e.Kind == send.KindNotFound {
 				c := *e
 				c.Field = field
@@ -204,7 +216,7 @@ func (a *API) checkDocuments(b *Bulk) error {
 	return nil
 }
 
-func (a *API) submitJob(w http.ResponseWriter, r *http.Request, b *Bulk, ids randomIDs) {
+func (a *API) submitJob(w http.ResponseWriter, r *http.Request, bot *Bot, b *Bulk, ids randomIDs) {
 	job := store.Job{ID: ids.jobID(), Template: b.Template}
 	items := make([]store.Item, b.Len())
 	for i := range items {
@@ -218,13 +230,13 @@ func (a *API) submitJob(w http.ResponseWriter, r *http.Request, b *Bulk, ids ran
 			items[i].Request = &req
 		}
 	}
-	created, err := a.runner.Submit(job, items)
+	created, err := bot.Runner.Submit(job, items)
 	if err != nil {
 		a.fail(w, r, send.Internal(err))
 		return
 	}
 	if created {
-		a.log.Info("job accepted", zap.String("job_id", job.ID), zap.Int("total", len(items)))
+		a.log.Info("job accepted", zap.String("job_id", job.ID), zap.Int("total", len(items)), zap.Int64("bot_id", bot.BotID()))
 	}
 	w.Header().Set("Location", "/api_v1/jobs/"+job.ID)
 	writeJSON(w, http.StatusAccepted, jobAccepted{JobID: job.ID, Status: store.JobQueued, Total: len(items)})
@@ -256,12 +268,12 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	job, err := a.store.Job(id)
+	st, job, err := a.findJob(id)
 	if err != nil {
-		a.fail(w, r, errJobNotFound)
+		a.fail(w, r, err)
 		return
 	}
-	items, err := a.store.Items(id, offset, limit)
+	items, err := st.Items(id, offset, limit)
 	if err != nil {
 		a.fail(w, r, send.Internal(err))
 		return
@@ -308,70 +320,131 @@ type documentView struct {
 	SHA256     string `json:"sha256,omitempty"`
 }
 
-// createDocument streams the "document" part of a multipart body to the
-// gateway. Form fields may come before or after the file; those after it
-// cannot change the upload any more, so file_name and mime_type must come
-// first to apply (curl -F keeps the order given).
+// createDocument uploads the "document" part of a multipart body as a new
+// document, named and typed by the file_name and mime_type fields wherever
+// they stand in the form.
 func (a *API) createDocument(w http.ResponseWriter, r *http.Request) {
-	if !hasContentType(r, "multipart/form-data") {
-		a.fail(w, r, unsupportedMedia("multipart/form-data"))
+	form := documentFormOf(r.Context()) // read for an Idempotency-Key's fingerprint
+	if form == nil {
+		var err error
+		if form, err = a.readDocumentForm(w, r); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		defer func() { _ = form.spool.Close() }()
+	}
+	bot, err := a.bots.Pick(form.bot)
+	if err != nil {
+		a.fail(w, r, err)
 		return
+	}
+	doc, err := bot.GW.CreateDocument(r.Context(), form.doc, form.spool)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, documentView{
+		DocumentID: doc.ID, FileName: doc.FileName, Size: doc.Size, MimeType: doc.MimeType, SHA256: doc.SHA256,
+	})
+}
+
+// documentForm is a create_document form read whole: the file spooled to
+// disk and the name and type that apply to it.
+type documentForm struct {
+	doc   gateway.NewDocument
+	spool *gateway.Spool
+	bot   string // the "bot" field, "" if none
+}
+
+// readDocumentForm reads the multipart body of create_document. The file
+// part is spooled to disk as it arrives, so file_name and mime_type apply
+// whether they come before or after it; without them the file part's own
+// file name and Content-Type do.
+func (a *API) readDocumentForm(w http.ResponseWriter, r *http.Request) (_ *documentForm, err error) {
+	if !hasContentType(r, "multipart/form-data") {
+		return nil, unsupportedMedia("multipart/form-data")
 	}
 	limit := a.opts.MaxDocumentBytes
 	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20) // room for the multipart framing
 	mr, err := r.MultipartReader()
 	if err != nil {
-		a.fail(w, r, send.Invalid("", "malformed multipart body: "+err.Error()))
-		return
+		return nil, send.Invalid("", "malformed multipart body: "+err.Error())
 	}
-	nd := gateway.NewDocument{MaxSize: limit}
+	form := &documentForm{}
+	defer func() {
+		if err != nil && form.spool != nil {
+			_ = form.spool.Close()
+		}
+	}()
+	var partName, partType string
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			a.fail(w, r, multipartError(err, limit))
-			return
+			return nil, multipartError(err, limit)
 		}
-		switch part.FormName() {
-		case "file_name", "mime_type":
-			v, err := io.ReadAll(io.LimitReader(part, 1024))
-			if err != nil {
-				a.fail(w, r, multipartError(err, limit))
-				return
-			}
-			if part.FormName() == "file_name" {
-				nd.FileName = string(v)
-			} else {
-				if _, _, err := mime.ParseMediaType(string(v)); err != nil {
-					a.fail(w, r, send.Invalid("mime_type", "not a MIME type"))
-					return
-				}
-				nd.MimeType = string(v)
+		switch name := part.FormName(); name {
+		case "file_name", "mime_type", "bot":
+			if err := readFormField(part, name, form, limit); err != nil {
+				return nil, err
 			}
 		case "document":
-			if nd.FileName == "" {
-				nd.FileName = part.FileName()
+			if form.spool != nil {
+				return nil, send.Invalid("document", `the multipart field "document" must appear once`)
 			}
-			if ct := part.Header.Get("Content-Type"); nd.MimeType == "" && ct != "" && ct != "application/octet-stream" {
-				nd.MimeType = ct
+			partName, partType = part.FileName(), part.Header.Get("Content-Type")
+			if form.spool, err = a.spool(part, limit); err != nil {
+				return nil, err
 			}
-			doc, err := a.gw.CreateDocument(r.Context(), nd, part)
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			writeJSON(w, http.StatusCreated, documentView{
-				DocumentID: doc.ID, FileName: doc.FileName, Size: doc.Size, MimeType: doc.MimeType, SHA256: doc.SHA256,
-			})
-			return
 		default:
-			a.fail(w, r, send.Invalid(part.FormName(), "unknown form field"))
-			return
+			return nil, send.Invalid(name, fmt.Sprintf(
+				`unknown form field %q: the file goes in the field "document"; the other fields are "file_name", "mime_type" and "bot"`, name))
 		}
 	}
-	a.fail(w, r, send.Invalid("document", "the multipart field \"document\" is required"))
+	if form.spool == nil {
+		return nil, send.Invalid("document", `the multipart field "document" is required`)
+	}
+	if form.doc.FileName == "" {
+		form.doc.FileName = partName
+	}
+	if form.doc.MimeType == "" && partType != "" && partType != "application/octet-stream" {
+		form.doc.MimeType = partType
+	}
+	return form, nil
+}
+
+// readFormField reads one of create_document's small fields into form.
+func readFormField(part io.Reader, name string, form *documentForm, limit int64) error {
+	v, err := io.ReadAll(io.LimitReader(part, 1024))
+	if err != nil {
+		return multipartError(err, limit)
+	}
+	switch name {
+	case "file_name":
+		form.doc.FileName = string(v)
+	case "mime_type":
+		if _, _, err := mime.ParseMediaType(string(v)); err != nil {
+			return send.Invalid("mime_type", "not a MIME type")
+		}
+		form.doc.MimeType = string(v)
+	case "bot":
+		if form.bot = strings.TrimPrefix(strings.TrimSpace(string(v)), "@"); form.bot == "" {
+			return send.Invalid("bot", "bot must be a bot's ID or its username")
+		}
+	}
+	return nil
+}
+
+// spool keeps an uploaded file in the documents directory, which the bots
+// share (any bot's gateway spools there).
+func (a *API) spool(r io.Reader, limit int64) (*gateway.Spool, error) {
+	all := a.bots.All()
+	if len(all) == 0 {
+		return nil, send.Unavailable("no bot is configured", nil)
+	}
+	return all[0].GW.Spool(r, limit)
 }
 
 func multipartError(err error, limit int64) error {

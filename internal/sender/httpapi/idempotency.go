@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -64,7 +67,72 @@ var (
 		Message: "a request with this Idempotency-Key is still running: retry later", Field: "Idempotency-Key"}
 )
 
-func (i *idempotency) middleware(a *API) func(http.Handler) http.Handler {
+// content reads what identifies a request's content for its fingerprint.
+// It may read the body: it returns the request the handler gets then, and
+// what to release once the handler returned (nil for nothing).
+type content func(w http.ResponseWriter, r *http.Request) (_ []byte, _ *http.Request, release func(), _ error)
+
+// jsonContent is the canonical form of a JSON body: members sorted by
+// name, no insignificant white space, strings and numbers written one way,
+// so the same request written differently has the same fingerprint. A body
+// that is not JSON counts as its bytes (the handler refuses it).
+func (a *API) jsonContent(w http.ResponseWriter, r *http.Request) ([]byte, *http.Request, func(), error) {
+	if !hasContentType(r, "application/json") {
+		return nil, r, nil, nil
+	}
+	data, err := readJSON(w, r, a.opts.MaxJSONBytes)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	return canonicalJSON(data), r, nil, nil
+}
+
+// canonicalJSON re-encodes data from its decoded value (encoding/json
+// writes object members sorted by name); numbers keep their text. Data
+// that is not one JSON value is returned as it is.
+func canonicalJSON(data []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return data
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return data
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+type documentFormKey struct{}
+
+// documentContent reads the create_document form whole (the file spooled
+// to disk) and identifies it by the file's SHA-256 and size and the name
+// and type that apply to it, whatever the order of the parts. The handler
+// gets the form read.
+func (a *API) documentContent(w http.ResponseWriter, r *http.Request) ([]byte, *http.Request, func(), error) {
+	form, err := a.readDocumentForm(w, r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c := fmt.Appendf(nil, "sha256=%s\nsize=%d\nfile_name=%q\nmime_type=%q\n",
+		form.spool.SHA256, form.spool.Size, form.doc.FileName, form.doc.MimeType)
+	return c, r.WithContext(context.WithValue(r.Context(), documentFormKey{}, form)), func() { _ = form.spool.Close() }, nil
+}
+
+// documentFormOf is the form documentContent read, nil if none.
+func documentFormOf(ctx context.Context) *documentForm {
+	f, _ := ctx.Value(documentFormKey{}).(*documentForm)
+	return f
+}
+
+// middleware fingerprints a request with an Idempotency-Key by its path,
+// its query and read(r).
+func (i *idempotency) middleware(a *API, read content) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key := r.Header.Get("Idempotency-Key")
@@ -76,18 +144,21 @@ func (i *idempotency) middleware(a *API) func(http.Handler) http.Handler {
 				a.fail(w, r, send.Invalid("Idempotency-Key", "at most 255 characters"))
 				return
 			}
-			fp := sha256.New()
-			fp.Write([]byte(r.URL.Path + "\n" + r.URL.RawQuery + "\n"))
-			if hasContentType(r, "application/json") {
-				data, err := readJSON(w, r, a.opts.MaxJSONBytes)
-				if err != nil {
-					a.fail(w, r, err)
-					return
-				}
-				fp.Write(data)
-				r.Body = io.NopCloser(bytes.NewReader(data))
+			body, forHandler, release, err := read(w, r)
+			if err != nil {
+				a.fail(w, r, err)
+				return
 			}
-			storeKey := caller(r.Context()) + "|" + r.URL.Path + "|" + key
+			r = forHandler
+			if release != nil {
+				defer release()
+			}
+			fp := sha256.New()
+			fp.Write([]byte(r.URL.Path + "\n" + r.URL.Query().Encode() + "\n"))
+			fp.Write(body)
+			// Keys are per caller and per bot: the same key used with two
+			// bots names two requests.
+			storeKey := caller(r.Context()) + "|" + a.botScope(r, body) + r.URL.Path + "|" + key
 			seed := sha256.Sum256([]byte(storeKey))
 			rec := store.IdemRecord{State: store.IdemInFlight, Fingerprint: hex.EncodeToString(fp.Sum(nil)),
 				Owner: i.owner, CreatedAt: time.Now().UTC()}

@@ -8,14 +8,11 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,20 +20,32 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/tgbotsvc/tgbot/internal/bearer"
+	"github.com/tgbotsvc/tgbot/internal/bots"
 	"github.com/tgbotsvc/tgbot/internal/sender/gateway"
-	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
 )
 
-// Gateway is what the API needs from Telegram; *gateway.Gateway has it.
+// Gateway is what the API needs from one bot's Telegram client;
+// *gateway.Gateway has it.
 type Gateway interface {
 	Send(ctx context.Context, req send.Request, randomID int64) (send.Result, error)
-	CreateDocument(ctx context.Context, nd gateway.NewDocument, r io.Reader) (store.Document, error)
+	// Spool keeps an uploaded file on disk for CreateDocument.
+	Spool(r io.Reader, maxSize int64) (*gateway.Spool, error)
+	CreateDocument(ctx context.Context, nd gateway.NewDocument, sp *gateway.Spool) (store.Document, error)
 	// Document returns send.ErrDocumentNotFound for an unknown ID.
 	Document(id string) (store.Document, error)
+	// Adopt makes a document created by another bot sendable by this one
+	// (uploaded again from its kept copy).
+	Adopt(ctx context.Context, doc store.Document) (store.Document, error)
 	Ready() bool
+	BotID() int64
+	Username() string
+	// WaitReady waits for Ready until ctx is done (then an unavailable
+	// error).
+	WaitReady(ctx context.Context) error
 }
 
 // Options are the API's limits and policies.
@@ -53,36 +62,38 @@ type Options struct {
 	// waits for the first one before answering 409.
 	IdempotencyWait time.Duration
 	OpenAPIYAML     []byte
+	// AdminTokens open /admin (empty: /admin answers 404).
+	AdminTokens []string
+	// Admin is what /admin/bots drives; nil: no bot administration.
+	Admin bots.Fleet
 }
 
 // API holds the handlers' dependencies.
 type API struct {
 	opts    Options
-	gw      Gateway
-	runner  *jobs.Runner
-	store   *store.Store
+	bots    *Bots
+	store   *store.Store // idempotency answers, shared by the bots
 	metrics *metrics.Metrics
 	log     *zap.Logger
 	// access writes the access log: without the caller, which would be
 	// the same line of observe every time and costs a stack walk each.
 	access *zap.Logger
 
-	tokens  [][32]byte
+	tokens  bearer.Tokens
+	admin   bearer.Tokens
 	idem    *idempotency
 	openapi openAPIDocs
 }
 
-// New builds the router.
-func New(opts Options, gw Gateway, runner *jobs.Runner, st *store.Store, m *metrics.Metrics, log *zap.Logger) (http.Handler, error) {
+// New builds the router over the bots in set; st keeps the idempotency
+// answers.
+func New(opts Options, set *Bots, st *store.Store, m *metrics.Metrics, log *zap.Logger) (http.Handler, error) {
 	docs, err := newOpenAPIDocs(opts.OpenAPIYAML)
 	if err != nil {
 		return nil, err
 	}
-	a := &API{opts: opts, gw: gw, runner: runner, store: st, metrics: m, log: log, openapi: docs,
+	a := &API{opts: opts, tokens: bearer.New(opts.Tokens...), admin: bearer.New(opts.AdminTokens...), bots: set, store: st, metrics: m, log: log, openapi: docs,
 		access: log.WithOptions(zap.WithCaller(false))}
-	for _, t := range opts.Tokens {
-		a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
-	}
 	var owner [8]byte
 	_, _ = rand.Read(owner[:])
 	a.idem = &idempotency{store: st, owner: hex.EncodeToString(owner[:]), wait: opts.IdempotencyWait,
@@ -108,17 +119,41 @@ func New(opts Options, gw Gateway, runner *jobs.Runner, st *store.Store, m *metr
 	r.Group(func(r chi.Router) {
 		r.Use(a.auth)
 		r.Get("/api_v1/jobs/{id}", a.getJob)
+		r.Get("/api_v1/bots", a.listBots)
 		r.Group(func(r chi.Router) {
-			r.Use(a.idem.middleware(a))
+			r.Use(a.idem.middleware(a, a.jsonContent))
 			r.Post("/api_v1/send_message", a.sendMessage)
 			r.Post("/api_v1/send_multiple_message", a.sendMultipleMessages)
 			r.Post("/api_v1/send_multiple_messages", a.sendMultipleMessages)
-			r.Post("/api_v1/create_document", a.createDocument)
 			r.Post("/api_v1/send_document", a.sendDocument)
 			r.Post("/api_v1/send_multiple_documents", a.sendMultipleDocuments)
 		})
+		r.With(a.idem.middleware(a, a.documentContent)).Post("/api_v1/create_document", a.createDocument)
+	})
+	r.Route("/admin", func(r chi.Router) {
+		r.Use(a.adminAuth)
+		if opts.Admin != nil {
+			bots.Routes(r, opts.Admin)
+		}
 	})
 	return r, nil
+}
+
+// adminAuth hides /admin when SENDER_ADMIN_TOKEN is unset and checks the
+// bearer token (SHA-256, constant time) otherwise.
+func (a *API) adminAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.admin.Empty() {
+			a.fail(w, r, errNotFound)
+			return
+		}
+		if _, ok := a.admin.Check(r); !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sender admin"`)
+			a.fail(w, r, errUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -126,8 +161,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
-	if !a.gw.Ready() {
-		a.fail(w, r, send.Unavailable("the Telegram client is not connected and authorized", nil))
+	if err := a.bots.Ready(); err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -140,24 +175,12 @@ type callerKey struct{}
 // The caller's digest scopes its Idempotency-Keys.
 func (a *API) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.tokens) == 0 {
+		if a.tokens.Empty() {
 			next.ServeHTTP(w, r)
 			return
 		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum, ok := a.tokens.Check(r)
 		if !ok {
-			token, ok = strings.CutPrefix(r.Header.Get("Authorization"), "bearer ")
-		}
-		if !ok || token == "" {
-			a.fail(w, r, errUnauthorized)
-			return
-		}
-		sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-		match := 0
-		for i := range a.tokens {
-			match |= subtle.ConstantTimeCompare(sum[:], a.tokens[i][:])
-		}
-		if match != 1 {
 			a.fail(w, r, errUnauthorized)
 			return
 		}

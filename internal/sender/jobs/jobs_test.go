@@ -72,7 +72,7 @@ func TestJobOutcomes(t *testing.T) {
 		require.Equal(t, "hello", req.Text)
 		return send.Result{ChatID: req.ChatID, MessageID: int(req.ChatID) * 10, Date: 1}, nil
 	})
-	r := New(Config{Workers: 3, MaxAttempts: 3, RetryPause: time.Millisecond}, st, sender, metrics.New(), zaptest.NewLogger(t))
+	r := New(Config{Workers: 3, MaxAttempts: 3, RetryPause: time.Millisecond}, st, sender, metrics.New().ForBot("1"), zaptest.NewLogger(t))
 	created, err := r.Submit(store.Job{ID: "j1", Template: &send.Request{Text: "hello"}}, items(5))
 	require.NoError(t, err)
 	require.True(t, created)

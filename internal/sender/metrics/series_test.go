@@ -16,7 +16,7 @@ func value(t *testing.T, m prometheus.Metric) *dto.Metric {
 }
 
 func TestSeriesMatchTheVectors(t *testing.T) {
-	m := New()
+	m := New().ForBot("1")
 	m.ObserveHTTP("/api_v1/send_message", 200, 0.002)
 	m.ObserveHTTP("/api_v1/send_message", 200, 0.004)
 	m.ObserveHTTP("/api_v1/send_message", 400, 0.001)

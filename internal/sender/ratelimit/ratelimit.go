@@ -207,17 +207,6 @@ func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release 
 
 func noRelease() {}
 
-// Wait is Acquire for callers that cannot report when the send is done: the
-// slots are given back at once.
-func (l *Limiter) Wait(ctx context.Context, peer tg.InputPeerClass) error {
-	release, err := l.Acquire(ctx, peer)
-	if err != nil {
-		return err
-	}
-	release()
-	return nil
-}
-
 func (l *Limiter) timed(bucket string, wait func() error) error {
 	start := time.Now()
 	err := wait()

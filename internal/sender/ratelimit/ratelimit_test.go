@@ -14,7 +14,7 @@ func waitN(t *testing.T, l *Limiter, peers ...tg.InputPeerClass) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for _, p := range peers {
-		require.NoError(t, l.Wait(context.Background(), p))
+		require.NoError(t, wait(l, context.Background(), p))
 	}
 	return time.Since(start)
 }
@@ -46,16 +46,16 @@ func TestUnlimitedAndCancel(t *testing.T) {
 	require.Less(t, waitN(t, l, user, user, user, user), 20*time.Millisecond)
 	require.Zero(t, l.Len(), "no buckets are kept when no limit applies")
 	groups := New(Config{GroupPerMinute: 60}, nil)
-	require.NoError(t, groups.Wait(context.Background(), user))
+	require.NoError(t, wait(groups, context.Background(), user))
 	require.Zero(t, groups.Len(), "users have no group limit")
-	require.NoError(t, groups.Wait(context.Background(), &tg.InputPeerChat{ChatID: 1}))
+	require.NoError(t, wait(groups, context.Background(), &tg.InputPeerChat{ChatID: 1}))
 	require.Equal(t, 1, groups.Len(), "a group has its bucket without a per-chat limit")
 
 	slow := New(Config{GlobalPerSecond: 0.1}, nil)
-	require.NoError(t, slow.Wait(context.Background(), user))
+	require.NoError(t, wait(slow, context.Background(), user))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	err := slow.Wait(ctx, user)
+	err := wait(slow, ctx, user)
 	require.ErrorIs(t, err, ErrDeadline, "a wait longer than the deadline fails at once")
 }
 
@@ -114,4 +114,14 @@ func TestWindowCountsUntilTheAnswer(t *testing.T) {
 	require.Nil(t, newWindow(0, time.Second))
 	half := newWindow(0.5, time.Second)
 	require.Equal(t, 2*time.Second, half.span)
+}
+
+// wait acquires the limits for peer and gives them back at once.
+func wait(l *Limiter, ctx context.Context, peer tg.InputPeerClass) error {
+	release, err := l.Acquire(ctx, peer)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
 }

@@ -39,16 +39,18 @@ const (
 )
 
 // Error is the one error type every layer returns to the HTTP layer. Code is
-// a stable snake_case string for programs, Message is for humans (for
-// KindRefused it carries Telegram's error text), Field names the request
-// field at fault.
+// a stable snake_case string for programs, Message is for humans (what went
+// wrong and what to do about it), Field names the request field at fault,
+// TelegramError keeps Telegram's own error text (PEER_ID_INVALID) when the
+// error came from Telegram.
 type Error struct {
-	Kind       Kind
-	Code       string
-	Message    string
-	Field      string
-	RetryAfter time.Duration
-	Err        error
+	Kind          Kind
+	Code          string
+	Message       string
+	Field         string
+	TelegramError string
+	RetryAfter    time.Duration
+	Err           error
 }
 
 func (e *Error) Error() string {
@@ -103,21 +105,19 @@ func As(err error) *Error {
 	return Internal(err)
 }
 
-// KindOf is As(err).Kind.
-func KindOf(err error) Kind { return As(err).Kind }
-
 // Public is the JSON shape of an error in responses and per-recipient
 // results. It never includes the wrapped cause, which may hold internals.
 type Public struct {
-	Code       string `json:"code"`
-	Message    string `json:"message"`
-	Field      string `json:"field,omitempty"`
-	RetryAfter int    `json:"retry_after,omitempty"`
+	Code          string `json:"code"`
+	Message       string `json:"message"`
+	Field         string `json:"field,omitempty"`
+	TelegramError string `json:"telegram_error,omitempty"`
+	RetryAfter    int    `json:"retry_after,omitempty"`
 }
 
 // Public renders e for a client.
 func (e *Error) Public() *Public {
-	p := &Public{Code: e.Code, Message: e.Message, Field: e.Field}
+	p := &Public{Code: e.Code, Message: e.Message, Field: e.Field, TelegramError: e.TelegramError}
 	if e.RetryAfter > 0 {
 		p.RetryAfter = int((e.RetryAfter + time.Second - 1) / time.Second)
 	}

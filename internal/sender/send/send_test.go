@@ -91,7 +91,7 @@ func TestErrorPublic(t *testing.T) {
 	p := e.Public()
 	require.Equal(t, 2, p.RetryAfter, "rounded up")
 	require.Equal(t, "flood_wait", p.Message)
-	require.Equal(t, KindInternal, KindOf(errTest{}))
+	require.Equal(t, KindInternal, As(errTest{}).Kind)
 	require.Equal(t, "refused", KindRefused.String())
 }
 

@@ -21,9 +21,6 @@ func TestPeers(t *testing.T) {
 	require.Equal(t, int64(5), p.AccessHash)
 	_, err = st.Peer(send.PeerUser, 77)
 	require.ErrorIs(t, err, ErrNotFound)
-	require.NoError(t, st.DeleteUsername("CHAN_NAME"))
-	_, err = st.PeerByUsername("chan_name")
-	require.ErrorIs(t, err, ErrNotFound)
 }
 
 func TestIdempotencyRecords(t *testing.T) {

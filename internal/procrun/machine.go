@@ -1,4 +1,4 @@
-package benchutil
+package procrun
 
 import (
 	"bufio"

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package storage
+
+// ReleaseMapped does nothing outside Linux.
+func (db *DB) ReleaseMapped() error { return nil }

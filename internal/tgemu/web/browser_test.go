@@ -1,0 +1,293 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tgbotsvc/tgbot/internal/procrun"
+)
+
+var screenshots = flag.String("screenshots", "", "write the browser test's screenshots here (default: a temp dir)")
+
+// service is one started binary of the stack.
+type stack struct {
+	t     *testing.T
+	bin   string
+	logs  string
+	procs []*procrun.Process
+}
+
+func (s *stack) start(name, readyURL string, env ...string) {
+	s.t.Helper()
+	env = append([]string{"LOG_FILE=", "LOG_FORMAT=json", "LOG_LEVEL=info"}, env...)
+	p, err := procrun.Start(name, filepath.Join(s.bin, name), env, s.logs)
+	require.NoError(s.t, err)
+	s.procs = append(s.procs, p)
+	_, err = p.WaitReady(context.Background(), readyURL, 60*time.Second)
+	require.NoError(s.t, err)
+}
+
+func (s *stack) stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		if err := s.procs[i].Stop(10 * time.Second); err != nil {
+			s.t.Errorf("stop: %v", err)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	a, err := procrun.FreeAddr()
+	require.NoError(t, err)
+	return a
+}
+
+// startStack builds and starts the emulator, the sender, the example
+// downstream and the receiver, wired as `make demo` wires them.
+func startStack(t *testing.T) (emuHTTP, senderURL, apiToken string) {
+	bin := t.TempDir()
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	require.NoError(t, err)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
+		"./cmd/tgemu", "./cmd/receiver", "./cmd/sender", "./examples/downstream")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	data := t.TempDir()
+	s := &stack{t: t, bin: bin, logs: filepath.Join(data, "logs")}
+	t.Cleanup(s.stop)
+	emuMT, emuHTTP, sender, downstream, receiver := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	botToken := "7000001:" + randomHex(t)
+	apiToken = "test-" + randomHex(t)
+	secret := "whsec_" + randomHex(t)
+	s.start("tgemu", "http://"+emuHTTP+"/healthz",
+		"TGEMU_MTPROTO_ADDR="+emuMT, "TGEMU_HTTP_ADDR="+emuHTTP, "TGEMU_KEY_FILE="+filepath.Join(data, "tgemu.key"),
+		"TGEMU_PUBLIC_KEY_FILE="+filepath.Join(data, "tgemu.pub"), "TGEMU_BOT_TOKENS="+botToken)
+	tgEnv := []string{"TG_APP_ID=1", "TG_APP_HASH=emulator", "TG_BOT_TOKEN=" + botToken, "TG_DC_ID=2",
+		"TG_DC_ADDR=" + emuMT, "TG_PUBLIC_KEY_FILE=" + filepath.Join(data, "tgemu.pub")}
+	s.start("sender", "http://"+sender+"/readyz", append([]string{"DATA_DIR=" + filepath.Join(data, "sender"),
+		"SENDER_ADDR=" + sender, "SENDER_API_TOKENS=" + apiToken}, tgEnv...)...)
+	s.start("downstream", "http://"+downstream+"/healthz", "DOWNSTREAM_ADDR="+downstream,
+		"DOWNSTREAM_WEBHOOK_SECRET="+secret, "SENDER_URL=http://"+sender, "SENDER_API_TOKEN="+apiToken)
+	s.start("receiver", "http://"+receiver+"/readyz", append([]string{"DATA_DIR=" + filepath.Join(data, "receiver"),
+		"RECEIVER_ADDR=" + receiver, "DRIVER=http", "DRIVER_HTTP_URL=http://" + downstream + "/events",
+		"DRIVER_HTTP_SECRET=" + secret}, tgEnv...)...)
+	return emuHTTP, "http://" + sender, apiToken
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 16)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+// senderCall posts to the sender's REST API as the downstream service would.
+func senderCall(t *testing.T, base, token, path, contentType string, body io.Reader) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, body)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Less(t, resp.StatusCode, 300, "%s: %s", path, raw)
+	out := map[string]any{}
+	require.NoError(t, json.Unmarshal(raw, &out))
+	return out
+}
+
+func senderJSON(t *testing.T, base, token, path string, body any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	return senderCall(t, base, token, path, "application/json", bytes.NewReader(b))
+}
+
+// TestPageInBrowser chats with the bot through the page in headless
+// Chromium, against the real binaries: create a user, /familiarize, see
+// the bot's questions live, press an inline button, download a document.
+func TestPageInBrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if testing.Short() {
+			t.Skip("chromium is not installed (apt-get install chromium); skipped under -short")
+		}
+		t.Fatal("chromium is not installed: apt-get install -y chromium (.ci/run does)")
+	}
+	shots := *screenshots
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+	downloads := t.TempDir()
+
+	emuHTTP, senderURL, apiToken := startStack(t)
+	page := "http://" + emuHTTP + "/"
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	defer cancelAlloc()
+	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelTab()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	step := 0
+	shot := func(name string) {
+		t.Helper()
+		step++
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		require.NoError(t, err)
+		path := filepath.Join(shots, fmt.Sprintf("%02d-%s.png", step, name))
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+	}
+	// waitText waits until the element of sel contains text.
+	waitText := func(sel, text string) {
+		t.Helper()
+		js := fmt.Sprintf(`(document.querySelector(%q) || {}).innerText || ""`, sel)
+		var got string
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			var err error
+			got, err = chromedp.Run(ctx, chromedp.Evaluate[string](js))
+			require.NoError(t, err)
+			if strings.Contains(got, text) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s does not show %q within 30s; it shows:\n%s", sel, text, got)
+	}
+	write := func(text string) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("text")), chromedp.SendKeys(chromedp.ID("text"), text+"\r")))
+	}
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.ID("new-user-name"))))
+	waitText("#live", "live")
+	waitText("#bot", "@emu7000001_bot")
+	shot("page")
+
+	// Create a user from the page: the chat opens, written as that user.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("new-user-name"), "Alice"),
+		chromedp.Click(chromedp.CSS(`#new-user button[type="submit"]`))))
+	waitText("#users", "Alice")
+	waitText("#chat-title", "Alice")
+	shot("user-created")
+
+	write("/familiarize")
+	waitText("#messages", "What is your name?")
+	shot("asked-name")
+	write("Alice")
+	waitText("#messages", "Nice to meet you Alice!")
+	shot("greeted")
+
+	// The downstream service sends, through the sender, a formatted text
+	// with an inline button and a document.
+	var users struct {
+		Users []struct {
+			ID        int64  `json:"id"`
+			FirstName string `json:"first_name"`
+		} `json:"users"`
+	}
+	resp, err := http.Get("http://" + emuHTTP + "/v1/users")
+	require.NoError(t, err)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&users))
+	resp.Body.Close()
+	var aliceID int64
+	for _, u := range users.Users {
+		if u.FirstName == "Alice" {
+			aliceID = u.ID
+		}
+	}
+	require.NotZero(t, aliceID)
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{
+		"chat_id": aliceID, "parse_mode": "html",
+		"text":    `<b>Welcome</b>, <i>Alice</i>! Your code is <code>A-17</code>, see <a href="https://example.com/terms">the terms</a>.`,
+		"buttons": [][]map[string]string{{{"text": "Thanks!", "callback_data": "thanks"}}},
+	})
+	waitText("#messages", "Welcome, Alice!")
+	formatted, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
+		const last = [...document.querySelectorAll('#messages .msg')].pop();
+		const q = (s) => (last.querySelector(s) || {});
+		return {bold: q('strong').textContent, italic: q('em').textContent, code: q('code').textContent, href: q('a').href};
+	})()`))
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"bold": "Welcome", "italic": "Alice", "code": "A-17", "href": "https://example.com/terms"}, formatted)
+	shot("formatted-with-button")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages .keyboard button`))))
+	waitText("#toast", "The bot answered “Thanks!”")
+	shot("button-answered")
+
+	report := bytes.Repeat([]byte("quarterly report line\n"), 3000)
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, err := mw.CreateFormFile("document", "report.txt")
+	require.NoError(t, err)
+	_, err = fw.Write(report)
+	require.NoError(t, err)
+	require.NoError(t, mw.Close())
+	doc := senderCall(t, senderURL, apiToken, "/api_v1/create_document", mw.FormDataContentType(), &form)
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_document", map[string]any{
+		"chat_id": aliceID, "document_id": doc["document_id"], "caption": "Your report",
+	})
+	waitText("#messages", "report.txt")
+
+	// Download it with the browser and check the bytes.
+	done := make(chan string, 1)
+	require.NoError(t, chromedp.ListenBrowser(ctx, func(ev any) {
+		if p, ok := ev.(*browser.EventDownloadProgress); ok && p.State == browser.DownloadProgressStateCompleted {
+			select {
+			case done <- p.GUID:
+			default:
+			}
+		}
+	}))
+	events := true
+	_, err = chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: &events,
+	})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages a.doc`))))
+	shot("document")
+	select {
+	case guid := <-done:
+		got, err := os.ReadFile(filepath.Join(downloads, guid))
+		require.NoError(t, err)
+		want := sha256.Sum256(report)
+		gotSum := sha256.Sum256(got)
+		require.Equal(t, hex.EncodeToString(want[:]), hex.EncodeToString(gotSum[:]), "the downloaded document")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the download did not complete within 30s")
+	}
+}
