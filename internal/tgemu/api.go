@@ -54,6 +54,13 @@ type Message struct {
 	Silent      bool          `json:"silent,omitempty"`
 	// Date is unix seconds.
 	Date int64 `json:"date"`
+	// EditDate is when the message was last edited (unix seconds), 0 if never.
+	EditDate int64 `json:"edit_date,omitempty"`
+	Pinned   bool  `json:"pinned,omitempty"`
+	// ProtectContent: the message may not be forwarded or saved.
+	ProtectContent bool `json:"protect_content,omitempty"`
+	// LinkPreviewDisabled: the sender asked for no link preview.
+	LinkPreviewDisabled bool `json:"link_preview_disabled,omitempty"`
 }
 
 // DocumentInfo describes a message's document.
@@ -388,6 +395,7 @@ func (s *Server) messagesViewLocked(ms []*message) []Message {
 			Entities:    entitiesView(decodeEntities(m.Entities)),
 			ReplyMarkup: markupView(decodeMarkup(m.Markup)),
 		}
+		v.EditDate, v.Pinned, v.ProtectContent, v.LinkPreviewDisabled = int64(m.EditDate), m.Pinned, m.NoForwards, m.NoWebpage
 		if d := s.st.Documents[m.DocID]; d != nil {
 			v.Document = &DocumentInfo{ID: d.ID, Name: d.Name, Size: d.Size, MimeType: d.MimeType, SHA256: d.SHA256}
 		}
