@@ -295,18 +295,24 @@ func (s *Server) UserSendMessage(userID, botID int64, text string) (int, error) 
 // get updateBotCallbackQuery; the bot answers with
 // messages.setBotCallbackAnswer.
 func (s *Server) UserPressButton(userID, botID int64, msgID int, data []byte) error {
+	_, err := s.PressButton(userID, botID, msgID, data)
+	return err
+}
+
+// PressButton is UserPressButton that returns the callback query's ID.
+func (s *Server) PressButton(userID, botID int64, msgID int, data []byte) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, bot, err := s.userAndBotLocked(userID, botID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	m := bot.byID[msgID]
 	if m == nil || m.Peer != (peerKey{ID: u.ID}) || !m.Out {
-		return fmt.Errorf("%w: message %d of the bot in this chat", ErrNotFound, msgID)
+		return 0, fmt.Errorf("%w: message %d of the bot in this chat", ErrNotFound, msgID)
 	}
 	if !hasCallbackButton(decodeMarkup(m.Markup), data) {
-		return fmt.Errorf("%w: message %d has no inline button with this callback data", ErrInvalid, msgID)
+		return 0, fmt.Errorf("%w: message %d has no inline button with this callback data", ErrInvalid, msgID)
 	}
 	cb := &callback{
 		QueryID:      s.randInt63(),
@@ -334,7 +340,7 @@ func (s *Server) UserPressButton(userID, botID int64, msgID int, data []byte) er
 			Date:  int(s.now().Unix()),
 		}
 	})
-	return nil
+	return cb.QueryID, nil
 }
 
 func hasCallbackButton(m tg.ReplyMarkupClass, data []byte) bool {

@@ -223,10 +223,11 @@ type callbackIn struct {
 }
 
 func (s *Server) httpUserPressButton(_ *http.Request, id int64, in callbackIn) (any, error) {
-	if err := s.UserPressButton(id, in.BotID, in.MessageID, []byte(in.Data)); err != nil {
+	q, err := s.PressButton(id, in.BotID, in.MessageID, []byte(in.Data))
+	if err != nil {
 		return nil, err
 	}
-	return map[string]bool{"ok": true}, nil
+	return map[string]any{"ok": true, "callback_query_id": strconv.FormatInt(q, 10)}, nil
 }
 
 type blockIn struct {
