@@ -25,12 +25,12 @@ func TestConnectCreatesStateOnce(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
-	st, err := c.Stream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	_, err = c.Stream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
 	require.NoError(t, err)
 	_, err = c.JS.Publish(ctx, "t.1", []byte("x"))
 	require.NoError(t, err)
 	// Creating it again (a second replica starting) keeps its messages.
-	st, err = c.Stream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	st, err := c.Stream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
 	require.NoError(t, err)
 	info, err := st.Info(ctx)
 	require.NoError(t, err)
