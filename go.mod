@@ -13,6 +13,7 @@ require (
 	github.com/gotd/contrib v0.21.1
 	github.com/gotd/log v0.1.0
 	github.com/gotd/log/logzap v0.1.1
+	github.com/gotd/neo v0.1.5
 	github.com/gotd/td v0.162.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
@@ -47,7 +48,6 @@ require (
 	github.com/go-openapi/swag/jsonname v0.25.5 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/gotd/ige v0.3.0 // indirect
-	github.com/gotd/neo v0.1.5 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
 	github.com/mattn/go-isatty v0.0.22 // indirect
