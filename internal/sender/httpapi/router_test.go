@@ -21,7 +21,6 @@ import (
 
 	"github.com/tgbotsvc/tgbot/api"
 	"github.com/tgbotsvc/tgbot/internal/bots"
-	"github.com/tgbotsvc/tgbot/internal/sender/gateway"
 	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
@@ -46,11 +45,11 @@ func (f *fakeGateway) Send(_ context.Context, req send.Request, _ int64) (send.R
 	return f.send(req)
 }
 
-func (f *fakeGateway) Spool(io.Reader, int64) (*gateway.Spool, error) {
+func (f *fakeGateway) Spool(io.Reader, int64) (*send.Spool, error) {
 	return nil, errors.New("not in this test")
 }
 
-func (f *fakeGateway) CreateDocument(context.Context, gateway.NewDocument, *gateway.Spool) (store.Document, error) {
+func (f *fakeGateway) CreateDocument(context.Context, send.NewDocument, *send.Spool) (store.Document, error) {
 	return store.Document{}, errors.New("not in this test")
 }
 

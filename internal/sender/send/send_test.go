@@ -1,6 +1,8 @@
 package send
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,3 +100,28 @@ func TestErrorPublic(t *testing.T) {
 type errTest struct{}
 
 func (errTest) Error() string { return "x" }
+
+func TestSpoolRemovesUnlessKept(t *testing.T) {
+	dir := t.TempDir()
+	spooled := func() *Spool {
+		f, err := os.CreateTemp(dir, "upload-*.part")
+		require.NoError(t, err)
+		_, err = f.WriteString("data")
+		require.NoError(t, err)
+		return NewSpool(f)
+	}
+	dropped := spooled()
+	require.NoError(t, dropped.Close())
+	_, err := os.Stat(dropped.File().Name())
+	require.ErrorIs(t, err, os.ErrNotExist, "an unkept spool is removed")
+
+	kept := spooled()
+	path := filepath.Join(dir, "doc_1")
+	require.NoError(t, kept.Keep(path))
+	require.NoError(t, kept.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "data", string(b))
+
+	require.NotZero(t, RandomID())
+}
