@@ -19,6 +19,7 @@ func TestChatIDs(t *testing.T) {
 		{-456, PeerChat, 456},
 		{-1001234567890, PeerChannel, 1234567890},
 		{-999999999999, PeerChat, 999999999999},
+		{-1000000000001, PeerChannel, 1},
 	}
 	for _, tc := range cases {
 		kind, id, ok := SplitChatID(tc.chatID)
@@ -27,8 +28,10 @@ func TestChatIDs(t *testing.T) {
 		require.Equal(t, tc.id, id, tc.chatID)
 		require.Equal(t, tc.chatID, JoinChatID(kind, id))
 	}
-	_, _, ok := SplitChatID(0)
-	require.False(t, ok)
+	for _, none := range []int64{0, -1000000000000, -2000000000005, 1 << 41} {
+		_, _, ok := SplitChatID(none)
+		require.False(t, ok, "%d names no user, group or channel", none)
+	}
 }
 
 func TestUTF16Len(t *testing.T) {
