@@ -14,6 +14,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/require"
@@ -110,15 +111,54 @@ func TestRoutesMatchDocument(t *testing.T) {
 	require.Equal(t, documented, routed)
 }
 
-// TestSendErrorsMatchTheDocument: every kind of error a send can end in
-// answers a status that api/openapi.yaml declares for send_message, with a
-// body valid by its error schema, and no two kinds share a status.
-func TestSendErrorsMatchTheDocument(t *testing.T) {
+// documented is api/openapi.yaml, validated, as a router to check
+// responses with.
+func documented(t *testing.T) routers.Router {
+	t.Helper()
 	doc, err := openapi3.NewLoader().LoadFromData(api.SenderOpenAPI)
 	require.NoError(t, err)
 	require.NoError(t, doc.Validate(context.Background()))
 	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)
+	return router
+}
+
+// serve sends a request through h: body, when not empty, as JSON.
+func serve(h http.Handler, method, target, body string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// requireDocumented fails unless rec, the answer to method target with
+// body, has a status that api/openapi.yaml declares for that operation and
+// a body valid by the schema it declares there.
+func requireDocumented(t *testing.T, router routers.Router, method, target, body string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	check := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		check.Header.Set("Content-Type", "application/json")
+	}
+	route, params, err := router.FindRoute(check)
+	require.NoError(t, err)
+	in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	require.NoError(t, openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
+		Body:    io.NopCloser(strings.NewReader(rec.Body.String())),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}), "%s %s answered %d %s", method, target, rec.Code, rec.Body.String())
+}
+
+// TestSendErrorsMatchTheDocument: every kind of error a send can end in
+// answers a status that api/openapi.yaml declares for send_message, with a
+// body valid by its error schema, and no two kinds share a status.
+func TestSendErrorsMatchTheDocument(t *testing.T) {
+	router := documented(t)
 	kinds := []send.Kind{send.KindInvalid, send.KindUnauthorized, send.KindNotFound, send.KindConflict,
 		send.KindTooLarge, send.KindUnsupportedMedia, send.KindRefused, send.KindFlood, send.KindUnavailable}
 	seen := map[int]send.Kind{}
@@ -127,27 +167,13 @@ func TestSendErrorsMatchTheDocument(t *testing.T) {
 			h := newTestRouter(t, nil, &fakeGateway{send: func(send.Request) (send.Result, error) {
 				return send.Result{}, &send.Error{Kind: k, Code: "some_code", Message: "what happened", RetryAfter: time.Second}
 			}})
-			body := `{"chat_id":1,"text":"x"}`
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodPost, "/api_v1/send_message", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			h.ServeHTTP(rec, req)
+			const body = `{"chat_id":1,"text":"x"}`
+			rec := serve(h, http.MethodPost, "/api_v1/send_message", body)
 			if other, dup := seen[rec.Code]; dup {
 				t.Fatalf("%v and %v both answer %d", k, other, rec.Code)
 			}
 			seen[rec.Code] = k
-
-			check := httptest.NewRequest(http.MethodPost, "/api_v1/send_message", strings.NewReader(body))
-			check.Header.Set("Content-Type", "application/json")
-			route, params, err := router.FindRoute(check)
-			require.NoError(t, err)
-			in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
-				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
-			require.NoError(t, openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
-				Body:    io.NopCloser(strings.NewReader(rec.Body.String())),
-				Options: &openapi3filter.Options{IncludeResponseStatus: true},
-			}), "kind %v answered %d %s", k, rec.Code, rec.Body.String())
+			requireDocumented(t, router, http.MethodPost, "/api_v1/send_message", body, rec)
 		})
 	}
 }
