@@ -18,7 +18,9 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tgbotsvc/tgbot/api"
 	"github.com/tgbotsvc/tgbot/internal/bots"
@@ -70,20 +72,28 @@ func (f *fakeGateway) WaitReady(context.Context) error { return nil }
 
 func newTestRouter(t *testing.T, tokens []string, gw Gateway) http.Handler {
 	t.Helper()
+	h, _ := newTestRouterWith(t, tokens, gw, zaptest.NewLogger(t))
+	return h
+}
+
+// newTestRouterWith is newTestRouter with the logger given, and the bot's
+// store.
+func newTestRouterWith(t *testing.T, tokens []string, gw Gateway, log *zap.Logger) (http.Handler, *store.Store) {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "sender.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	m := metrics.New()
-	runner := jobs.New(jobs.Config{}, st, gw, m.ForBot("1"), zaptest.NewLogger(t))
+	runner := jobs.New(jobs.Config{}, st, gw, m.ForBot("1"), log)
 	set := &Bots{}
 	set.Add(&Bot{ID: 1, GW: gw, Runner: runner, Store: st})
 	h, err := New(Options{
 		Tokens: tokens, AsyncThreshold: 100, MaxRecipients: 1000, MaxJSONBytes: 1 << 20, MaxDocumentBytes: 1 << 20,
 		RequestTimeout: 5 * time.Second, IdempotencyWait: time.Second, OpenAPIYAML: api.SenderOpenAPI,
 		AdminTokens: []string{"admin-token-0123456789"}, Admin: noFleet{},
-	}, set, st, m, zaptest.NewLogger(t))
+	}, set, st, m, log)
 	require.NoError(t, err)
-	return h
+	return h, st
 }
 
 // TestRoutesMatchDocument: the router serves exactly the operations of
@@ -176,6 +186,43 @@ func TestSendErrorsMatchTheDocument(t *testing.T) {
 			requireDocumented(t, router, http.MethodPost, "/api_v1/send_message", body, rec)
 		})
 	}
+}
+
+// TestJobErrorsMatchTheDocument: get_job answers 404 only for a job that
+// is in no bot's store; a store that fails is a 500 whose cause is logged,
+// not sent. Every answer is one the document declares.
+func TestJobErrorsMatchTheDocument(t *testing.T) {
+	router := documented(t)
+	core, logs := observer.New(zap.ErrorLevel)
+	h, st := newTestRouterWith(t, nil, &fakeGateway{}, zap.New(core))
+	cases := []struct {
+		name, target string
+		status       int
+		code         string
+	}{
+		{"bad limit", "/api_v1/jobs/job_x?limit=-1", http.StatusBadRequest, "invalid_argument"},
+		{"unknown job", "/api_v1/jobs/job_x", http.StatusNotFound, "job_not_found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(h, http.MethodGet, tc.target, "")
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			require.Contains(t, rec.Body.String(), `"code":"`+tc.code+`"`)
+			requireDocumented(t, router, http.MethodGet, tc.target, "", rec)
+		})
+	}
+	require.Zero(t, logs.Len(), "client errors are not logged as errors")
+
+	t.Run("store failing", func(t *testing.T) {
+		require.NoError(t, st.Close())
+		rec := serve(h, http.MethodGet, "/api_v1/jobs/job_x", "")
+		require.Equal(t, http.StatusInternalServerError, rec.Code, rec.Body.String())
+		require.JSONEq(t, `{"error":{"code":"internal","message":"internal error"}}`, rec.Body.String())
+		requireDocumented(t, router, http.MethodGet, "/api_v1/jobs/job_x", "", rec)
+		logged := logs.FilterMessage("request failed").All()
+		require.Len(t, logged, 1)
+		require.Contains(t, logged[0].ContextMap()["error"], "database not open", "the cause is logged")
+	})
 }
 
 func TestPanicBecomes500(t *testing.T) {
