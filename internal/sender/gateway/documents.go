@@ -184,6 +184,7 @@ func (g *Gateway) sendDocument(ctx context.Context, api *tg.Client, peer tg.Inpu
 			Silent:      req.Silent,
 			ReplyTo:     replyTo(req.ReplyTo),
 			RandomID:    randomID,
+			Noforwards:  req.ProtectContent,
 		})
 	}
 	updates, err := sendOnce(doc.TG)

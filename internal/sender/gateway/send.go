@@ -85,6 +85,8 @@ func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeer
 			Silent:      req.Silent,
 			ReplyTo:     replyTo(req.ReplyTo),
 			RandomID:    randomID,
+			NoWebpage:   req.NoLinkPreview(),
+			Noforwards:  req.ProtectContent,
 		})
 	}
 	if err != nil && tgerr.Is(err, "RANDOM_ID_DUPLICATE") {

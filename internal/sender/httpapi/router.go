@@ -45,6 +45,7 @@ type Gateway interface {
 	// WaitReady waits for Ready until ctx is done (then an unavailable
 	// error).
 	WaitReady(ctx context.Context) error
+	Editor // edit.go
 }
 
 // Options are the API's limits and policies.
@@ -126,6 +127,7 @@ func New(opts Options, set *Bots, st *store.Store, m *metrics.Metrics, log *zap.
 			r.Post("/api_v1/send_multiple_messages", a.sendMultipleMessages)
 			r.Post("/api_v1/send_document", a.sendDocument)
 			r.Post("/api_v1/send_multiple_documents", a.sendMultipleDocuments)
+			a.editRoutes(r)
 		})
 		r.With(a.idem.middleware(a, a.documentContent)).Post("/api_v1/create_document", a.createDocument)
 	})

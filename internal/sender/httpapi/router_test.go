@@ -41,7 +41,8 @@ func (noFleet) RemoveBot(context.Context, int64) error { return bots.ErrUnknownB
 
 // fakeGateway answers without Telegram.
 type fakeGateway struct {
-	send func(req send.Request) (send.Result, error)
+	send   func(req send.Request) (send.Result, error)
+	Editor // not used by these tests (nil)
 }
 
 func (f *fakeGateway) Send(_ context.Context, req send.Request, _ int64) (send.Result, error) {

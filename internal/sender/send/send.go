@@ -138,7 +138,14 @@ type Request struct {
 	Silent     bool       `json:"silent,omitempty"`
 	ReplyTo    int        `json:"reply_to_message_id,omitempty"`
 	DocumentID string     `json:"document_id,omitempty"`
+	// LinkPreview false sends without a link preview (nil: Telegram's default).
+	LinkPreview *bool `json:"link_preview,omitempty"`
+	// ProtectContent forbids forwarding and saving the message.
+	ProtectContent bool `json:"protect_content,omitempty"`
 }
+
+// NoLinkPreview reports whether the request asks for no link preview.
+func (r Request) NoLinkPreview() bool { return r.LinkPreview != nil && !*r.LinkPreview }
 
 // IsDocument reports whether the request sends a document.
 func (r Request) IsDocument() bool { return r.DocumentID != "" }
