@@ -359,11 +359,15 @@ func (s *Server) setBlocked(userID, botID int64, blocked bool) error {
 	if err != nil {
 		return err
 	}
+	if u.Blocked[bot.ID] == blocked {
+		return nil
+	}
 	if blocked {
 		u.Blocked[bot.ID] = true
 	} else {
 		delete(u.Blocked, bot.ID)
 	}
+	s.botStoppedLocked(bot, u, blocked)
 	s.dirty = true
 	return nil
 }

@@ -28,12 +28,18 @@ type receiver struct {
 	gaps   *updates.Manager
 	msgs   chan *tg.Message
 	cbs    chan *tg.UpdateBotCallbackQuery
+	stops  chan *tg.UpdateBotStopped
 }
 
 func newReceiver(t *testing.T, env *emutest.Env, sessionPath string, storage updates.StateStorage) *receiver {
 	t.Helper()
 	d := tg.NewUpdateDispatcher()
-	r := &receiver{msgs: make(chan *tg.Message, 100), cbs: make(chan *tg.UpdateBotCallbackQuery, 100)}
+	r := &receiver{msgs: make(chan *tg.Message, 100), cbs: make(chan *tg.UpdateBotCallbackQuery, 100),
+		stops: make(chan *tg.UpdateBotStopped, 100)}
+	d.OnBotStopped(func(ctx context.Context, e tg.Entities, u *tg.UpdateBotStopped) error {
+		r.stops <- u
+		return nil
+	})
 	d.OnNewMessage(func(ctx context.Context, e tg.Entities, u *tg.UpdateNewMessage) error {
 		if m, ok := u.Message.(*tg.Message); ok && !m.Out {
 			r.msgs <- m

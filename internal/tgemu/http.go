@@ -240,11 +240,11 @@ func (s *Server) httpBlock(block bool) func(*http.Request, int64, blockIn) (any,
 				return nil, err
 			}
 		}
-		err := s.Unblock(id, in.BotID)
+		set := s.Unblock
 		if block {
-			err = s.Block(id, in.BotID)
+			set = s.Block
 		}
-		if err != nil {
+		if err := set(id, in.BotID); err != nil {
 			return nil, err
 		}
 		return map[string]bool{"blocked": block}, nil

@@ -109,6 +109,8 @@ type account struct {
 	Messages   []*message       `json:"messages"`           // ascending ID
 	Log        []*logEntry      `json:"log"`                // ascending Pts
 	Blocked    map[int64]bool   `json:"blocked,omitempty"`  // bots this user blocked
+	Qts        int              `json:"qts,omitempty"`      // a bot's qts sequence (botstopped.go)
+	Stops      []*botStop       `json:"stops,omitempty"`    // a bot's updateBotStopped log, ascending Qts
 	Password   *password        `json:"password,omitempty"` // 2FA verifier, nil = none
 	RandomIDs  map[int64]int    `json:"-"`
 	byID       map[int]*message `json:"-"`

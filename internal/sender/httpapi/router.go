@@ -119,6 +119,11 @@ func New(opts Options, set *Bots, st *store.Store, m *metrics.Metrics, log *zap.
 	r.Group(func(r chi.Router) {
 		r.Use(a.auth)
 		r.Get("/api_v1/jobs/{id}", a.getJob)
+		r.Get("/api_v1/jobs", a.listJobs)
+		r.Get("/api_v1/jobs/{id}/recipients", a.jobRecipients)
+		r.Post("/api_v1/jobs/{id}/pause", a.controlJob(func(b *Bot, id string) (store.Job, error) { return b.Runner.Pause(id) }))
+		r.Post("/api_v1/jobs/{id}/resume", a.controlJob(func(b *Bot, id string) (store.Job, error) { return b.Runner.Resume(id) }))
+		r.Post("/api_v1/jobs/{id}/cancel", a.controlJob(func(b *Bot, id string) (store.Job, error) { return b.Runner.Cancel(id) }))
 		r.Get("/api_v1/bots", a.listBots)
 		r.Group(func(r chi.Router) {
 			r.Use(a.idem.middleware(a, a.jsonContent))
