@@ -50,6 +50,8 @@ type Message struct {
 	Entities    []Entity      `json:"entities,omitempty"`
 	ReplyMarkup *ReplyMarkup  `json:"reply_markup,omitempty"`
 	Document    *DocumentInfo `json:"document,omitempty"`
+	Photo       *PhotoInfo    `json:"photo,omitempty"`
+	GroupedID   int64         `json:"grouped_id,omitempty"`
 	ReplyTo     int           `json:"reply_to,omitempty"`
 	Silent      bool          `json:"silent,omitempty"`
 	// Date is unix seconds.
@@ -393,8 +395,9 @@ func (s *Server) messagesViewLocked(ms []*message) []Message {
 			ReplyMarkup: markupView(decodeMarkup(m.Markup)),
 		}
 		if d := s.st.Documents[m.DocID]; d != nil {
-			v.Document = &DocumentInfo{ID: d.ID, Name: d.Name, Size: d.Size, MimeType: d.MimeType, SHA256: d.SHA256}
+			v.Document, v.Photo = mediaView(d)
 		}
+		v.GroupedID = m.GroupedID
 		out = append(out, v)
 	}
 	return out

@@ -28,6 +28,7 @@ func (s *Server) buildRoutes() map[uint32]route {
 		tg.UpdatesGetStateRequestTypeID:                  handler(false, s.updatesGetState),
 		tg.UpdatesGetDifferenceRequestTypeID:             handler(false, s.updatesGetDifference),
 		tg.MessagesSendMediaRequestTypeID:                handler(false, s.messagesSendMedia),
+		tg.MessagesSendMultiMediaRequestTypeID:           handler(false, s.messagesSendMultiMedia),
 		tg.MessagesUploadMediaRequestTypeID:              handler(false, s.messagesUploadMedia),
 		tg.MessagesGetMessagesRequestTypeID:              handler(false, s.messagesGetMessages),
 		tg.UploadSaveFilePartRequestTypeID:               handler(false, s.uploadSaveFilePart),

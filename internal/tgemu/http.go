@@ -40,6 +40,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/users/{id}/messages", endpoint(s, http.StatusCreated, s.httpUserSendMessage))
 		r.Get("/users/{id}/messages", endpoint(s, http.StatusOK, s.httpUserMessages))
 		r.Post("/users/{id}/callbacks", endpoint(s, http.StatusCreated, s.httpUserPressButton))
+		r.Post("/users/{id}/albums", endpoint(s, http.StatusCreated, s.httpUserSendAlbum))
 		r.Post("/users/{id}/block", endpoint(s, http.StatusOK, s.httpBlock(true)))
 		r.Post("/users/{id}/unblock", endpoint(s, http.StatusOK, s.httpBlock(false)))
 		r.Get("/events", s.httpEvents)

@@ -42,9 +42,10 @@ func (s *Server) messageTLLocked(m *message) *tg.Message {
 	}
 	if m.DocID != 0 {
 		if d := s.st.Documents[m.DocID]; d != nil {
-			out.Media = &tg.MessageMediaDocument{Document: s.documentTLLocked(d)}
+			out.Media = s.mediaTLLocked(d)
 		}
 	}
+	out.GroupedID = m.GroupedID
 	return out
 }
 
@@ -128,6 +129,10 @@ type outgoing struct {
 	replyTo  int
 	silent   bool
 	randomID int64
+	// groupedID makes the message part of an album; album items after the
+	// first skip the flood limits (one album counts once).
+	groupedID int64
+	unlimited bool
 }
 
 // sendLocked delivers o from acc: the sender's copy, then a copy in every
@@ -157,7 +162,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		}
 		recipients = append(recipients, to)
 	}
-	if acc.Bot {
+	if acc.Bot && !o.unlimited {
 		if err := s.limiter.allow(s.now(), acc.ID, o.peer); err != nil {
 			return nil, nil, err
 		}
@@ -175,7 +180,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 	markup := encodeMarkup(o.markup)
 	mine := &message{
 		Peer: o.peer, FromID: acc.ID, Out: true, Date: date, Text: o.text, Entities: ents, Markup: markup,
-		DocID: docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID,
+		DocID: docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID, GroupedID: o.groupedID,
 	}
 	acc.addMessage(mine)
 	s.pushMessageLocked(acc, mine, callerSession)
@@ -187,7 +192,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		}
 		theirs := &message{
 			Peer: peer, FromID: acc.ID, Date: date, Text: o.text, Entities: ents, Markup: markup,
-			DocID: docID, Silent: o.silent,
+			DocID: docID, Silent: o.silent, GroupedID: o.groupedID,
 		}
 		if o.replyTo != 0 {
 			theirs.ReplyTo = s.counterpartLocked(acc, r, o.replyTo)

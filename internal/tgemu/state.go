@@ -247,6 +247,8 @@ type message struct {
 	ReplyTo  int     `json:"reply_to,omitempty"`
 	Silent   bool    `json:"silent,omitempty"`
 	RandomID int64   `json:"random_id,omitempty"`
+	// GroupedID is the album the message belongs to (0 = none).
+	GroupedID int64 `json:"grouped_id,omitempty"`
 }
 
 func encodeEntities(ents []tg.MessageEntityClass) []byte {

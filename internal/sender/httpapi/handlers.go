@@ -62,20 +62,31 @@ func (a *API) sendDocument(w http.ResponseWriter, r *http.Request) {
 	a.sendOne(w, r, decodeSendDocument)
 }
 
-func (a *API) sendOne(w http.ResponseWriter, r *http.Request, decode func([]byte) (send.Request, json.RawMessage, error)) {
+// decodeFor reads a request body with decode and picks the bot it names;
+// ok is false when it answered an error.
+func decodeFor[T any](a *API, w http.ResponseWriter, r *http.Request, decode func([]byte) (T, json.RawMessage, error)) (_ T, _ *Bot, ok bool) {
+	var zero T
 	data, err := readJSON(w, r, a.opts.MaxJSONBytes)
 	if err != nil {
 		a.fail(w, r, err)
-		return
+		return zero, nil, false
 	}
 	req, bot, err := decode(data)
 	if err != nil {
 		a.fail(w, r, err)
-		return
+		return zero, nil, false
 	}
 	b, err := a.pick(parseBotRef(bot, "bot"))
 	if err != nil {
 		a.fail(w, r, err)
+		return zero, nil, false
+	}
+	return req, b, true
+}
+
+func (a *API) sendOne(w http.ResponseWriter, r *http.Request, decode func([]byte) (send.Request, json.RawMessage, error)) {
+	req, b, ok := decodeFor(a, w, r, decode)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)

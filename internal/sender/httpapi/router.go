@@ -32,6 +32,8 @@ import (
 // *gateway.Gateway has it.
 type Gateway interface {
 	Send(ctx context.Context, req send.Request, randomID int64) (send.Result, error)
+	// SendAlbum sends an album, one random ID per item.
+	SendAlbum(ctx context.Context, album send.Album, randomIDs []int64) (send.AlbumResult, error)
 	// Spool keeps an uploaded file on disk for CreateDocument.
 	Spool(r io.Reader, maxSize int64) (*gateway.Spool, error)
 	CreateDocument(ctx context.Context, nd gateway.NewDocument, sp *gateway.Spool) (store.Document, error)
@@ -132,6 +134,8 @@ func New(opts Options, set *Bots, st *store.Store, m *metrics.Metrics, log *zap.
 			r.Post("/api_v1/send_multiple_messages", a.sendMultipleMessages)
 			r.Post("/api_v1/send_document", a.sendDocument)
 			r.Post("/api_v1/send_multiple_documents", a.sendMultipleDocuments)
+			r.Post("/api_v1/send_photo", a.sendPhoto)
+			r.Post("/api_v1/send_media_group", a.sendMediaGroup)
 		})
 		r.With(a.idem.middleware(a, a.documentContent)).Post("/api_v1/create_document", a.createDocument)
 	})

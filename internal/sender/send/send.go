@@ -137,6 +137,8 @@ type Request struct {
 	Silent     bool       `json:"silent,omitempty"`
 	ReplyTo    int        `json:"reply_to_message_id,omitempty"`
 	DocumentID string     `json:"document_id,omitempty"`
+	// Photo sends the document (an image) as a compressed photo.
+	Photo bool `json:"photo,omitempty"`
 }
 
 // IsDocument reports whether the request sends a document.
