@@ -28,6 +28,9 @@ func (s *Server) messageTLLocked(m *message) *tg.Message {
 		ID:          m.ID,
 		Out:         m.Out,
 		Silent:      m.Silent,
+		Pinned:      m.Pinned,
+		Noforwards:  m.NoForwards,
+		EditDate:    m.EditDate,
 		PeerID:      m.Peer.tl(),
 		Date:        m.Date,
 		Message:     m.Text,
@@ -133,6 +136,8 @@ type outgoing struct {
 	// first skip the flood limits (one album counts once).
 	groupedID int64
 	unlimited bool
+	// noForwards (protect_content) and noWebpage (no link preview).
+	noForwards, noWebpage bool
 }
 
 // sendLocked delivers o from acc: the sender's copy, then a copy in every
@@ -180,7 +185,8 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 	markup := encodeMarkup(o.markup)
 	mine := &message{
 		Peer: o.peer, FromID: acc.ID, Out: true, Date: date, Text: o.text, Entities: ents, Markup: markup,
-		DocID: docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID, GroupedID: o.groupedID,
+		DocID: docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID,
+		NoForwards: o.noForwards, NoWebpage: o.noWebpage, GroupedID: o.groupedID,
 	}
 	acc.addMessage(mine)
 	s.pushMessageLocked(acc, mine, callerSession)
@@ -192,7 +198,8 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		}
 		theirs := &message{
 			Peer: peer, FromID: acc.ID, Date: date, Text: o.text, Entities: ents, Markup: markup,
-			DocID: docID, Silent: o.silent, GroupedID: o.groupedID,
+			DocID: docID, Silent: o.silent, SrcID: mine.ID, NoForwards: o.noForwards, NoWebpage: o.noWebpage,
+			GroupedID: o.groupedID,
 		}
 		if o.replyTo != 0 {
 			theirs.ReplyTo = s.counterpartLocked(acc, r, o.replyTo)
@@ -269,6 +276,7 @@ func (s *Server) messagesSendMessage(c *call, req *tg.MessagesSendMessageRequest
 	m, _, err := s.sendLocked(c.acc, c.req.Session.ID, outgoing{
 		peer: peer, text: req.Message, entities: req.Entities, markup: req.ReplyMarkup,
 		replyTo: replyToID(req.ReplyTo), silent: req.Silent, randomID: req.RandomID,
+		noForwards: req.Noforwards, noWebpage: req.NoWebpage,
 	})
 	if err != nil {
 		return nil, err

@@ -22,7 +22,6 @@ import (
 
 	"github.com/tgbotsvc/tgbot/internal/bearer"
 	"github.com/tgbotsvc/tgbot/internal/bots"
-	"github.com/tgbotsvc/tgbot/internal/sender/gateway"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
@@ -35,8 +34,8 @@ type Gateway interface {
 	// SendAlbum sends an album, one random ID per item.
 	SendAlbum(ctx context.Context, album send.Album, randomIDs []int64) (send.AlbumResult, error)
 	// Spool keeps an uploaded file on disk for CreateDocument.
-	Spool(r io.Reader, maxSize int64) (*gateway.Spool, error)
-	CreateDocument(ctx context.Context, nd gateway.NewDocument, sp *gateway.Spool) (store.Document, error)
+	Spool(r io.Reader, maxSize int64) (*send.Spool, error)
+	CreateDocument(ctx context.Context, nd send.NewDocument, sp *send.Spool) (store.Document, error)
 	// Document returns send.ErrDocumentNotFound for an unknown ID.
 	Document(id string) (store.Document, error)
 	// Adopt makes a document created by another bot sendable by this one
@@ -48,6 +47,7 @@ type Gateway interface {
 	// WaitReady waits for Ready until ctx is done (then an unavailable
 	// error).
 	WaitReady(ctx context.Context) error
+	Editor // edit.go
 }
 
 // Options are the API's limits and policies.
@@ -136,6 +136,7 @@ func New(opts Options, set *Bots, st *store.Store, m *metrics.Metrics, log *zap.
 			r.Post("/api_v1/send_multiple_documents", a.sendMultipleDocuments)
 			r.Post("/api_v1/send_photo", a.sendPhoto)
 			r.Post("/api_v1/send_media_group", a.sendMediaGroup)
+			a.editRoutes(r)
 		})
 		r.With(a.idem.middleware(a, a.documentContent)).Post("/api_v1/create_document", a.createDocument)
 	})
