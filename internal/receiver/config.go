@@ -25,6 +25,7 @@ type Config struct {
 	DedupTTL           time.Duration `env:"RECEIVER_DEDUP_TTL" envDefault:"24h" usage:"how long IDs of delivered events are kept to drop replayed updates"`
 	SyncCommit         bool          `env:"RECEIVER_SYNC_COMMIT" envDefault:"false" usage:"true: each update waits for the commit (fsync) of its events before gotd moves on and before delivery; false: events go to delivery at once and are group-committed with the update state, which never passes them on disk"`
 	TGRetry            time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
+	AlbumWait          time.Duration `env:"RECEIVER_ALBUM_WAIT" envDefault:"1s" usage:"how long the first message of an album waits for the rest before the album is delivered as one media_group event; 0 = deliver what has arrived at once"`
 	MemoryLimit        int           `env:"RECEIVER_MEMORY_LIMIT_MB" envDefault:"100" usage:"soft memory limit of the Go runtime in MiB (GOMEMLIMIT wins when set); 0 = none"`
 
 	Driver      string           `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only) or stdout (JSON lines)"`
@@ -79,7 +80,7 @@ func (c *Config) Validate() error {
 	}{
 		{"RECEIVER_CONVERSATION_TIMEOUT", c.ConvTimeout}, {"RECEIVER_DEDUP_TTL", c.DedupTTL},
 		{"DRIVER_MAX_AGE", c.MaxAge}, {"DRIVER_BACKOFF_INITIAL", c.BackoffMin}, {"DRIVER_BACKOFF_MAX", c.BackoffMax},
-		{"RECEIVER_TG_RETRY_INTERVAL", c.TGRetry},
+		{"RECEIVER_TG_RETRY_INTERVAL", c.TGRetry}, {"RECEIVER_ALBUM_WAIT", c.AlbumWait},
 	} {
 		if v.d < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative, got %s", v.name, v.d))

@@ -177,6 +177,7 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 		MaxBackoff:     cfg.BackoffMax,
 		Concurrency:    cfg.Concurrency,
 		MaxInMemory:    cfg.MaxInMemory,
+		AlbumWait:      cfg.AlbumWait,
 	}, drv, s.store, s.m, log)
 
 	if err := s.buildBots(bots.Merge(tokens, saved), legacySession); err != nil {
