@@ -32,9 +32,12 @@ type Config struct {
 	Concurrency int              `env:"DRIVER_CONCURRENCY" envDefault:"64" usage:"delivery attempts in flight at once (across chats; each chat is in order)"`
 	MaxInMemory int              `env:"DRIVER_MAX_IN_MEMORY" envDefault:"10000" usage:"undelivered events held in memory; beyond it delivery reads them back from the outbox on disk as it drains"`
 
+	LeaseTTL time.Duration `env:"RECEIVER_LEASE_TTL" envDefault:"10s" usage:"with NATS_URL: how long a bot's lease outlives its holder; a standby takes the bot over within it plus 1s"`
+
 	config.Log
 	config.Telegram
 	config.DataDir
+	config.NATS
 }
 
 // LoadConfig parses vars (the process environment when nil) into a Config
@@ -75,11 +78,14 @@ func (c *Config) Validate() error {
 	}{
 		{"RECEIVER_CONVERSATION_TIMEOUT", c.ConvTimeout}, {"RECEIVER_DEDUP_TTL", c.DedupTTL},
 		{"DRIVER_MAX_AGE", c.MaxAge}, {"DRIVER_BACKOFF_INITIAL", c.BackoffMin}, {"DRIVER_BACKOFF_MAX", c.BackoffMax},
-		{"RECEIVER_TG_RETRY_INTERVAL", c.TGRetry},
+		{"RECEIVER_TG_RETRY_INTERVAL", c.TGRetry}, {"RECEIVER_LEASE_TTL", c.LeaseTTL},
 	} {
 		if v.d < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative, got %s", v.name, v.d))
 		}
+	}
+	if c.NATS.Enabled() && c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("RECEIVER_LEASE_TTL: must be at least 1s, got %s", c.LeaseTTL))
 	}
 	return errors.Join(errs...)
 }
