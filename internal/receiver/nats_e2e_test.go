@@ -83,7 +83,7 @@ func natsConfig(env *emutest.Env, url string, ttl time.Duration) receiver.Config
 	cfg := testConfig(env, "", "http://127.0.0.1:1/unused")
 	cfg.NATS = config.NATS{URL: url, Replicas: 1}
 	cfg.LeaseTTL = ttl
-	cfg.Driver = "log"
+	cfg.Driver = "nats"
 	return cfg
 }
 
@@ -209,4 +209,51 @@ func natsConfigDir(t *testing.T, env *emutest.Env, url string, ttl time.Duration
 	cfg := natsConfig(env, url, ttl)
 	cfg.DataDir = config.DataDir{Path: t.TempDir()}
 	return cfg
+}
+
+func TestNATSWebhooksFromTheStreamInOrderPerChat(t *testing.T) {
+	env := emutest.Start(t)
+	srv := natstest.Start(t)
+	ds := newDownstream(t)
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	ds.setStatus(func(ev event.Event) int {
+		mu.Lock()
+		defer mu.Unlock()
+		// The first attempt at every third message fails: the retry comes
+		// back with the same webhook-id, and the chat waits for it.
+		if ev.Type == event.TypeMessage && ev.Message.ID%3 == 0 && !failed[ev.ID] {
+			failed[ev.ID] = true
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	// Two replicas: one takes the updates, both deliver.
+	for range 2 {
+		cfg := natsConfigDir(t, env, srv.ClientURL(), 2*time.Second)
+		cfg.Driver = "http"
+		cfg.HTTP.URL = ds.srv.URL
+		startReceiver(t, cfg)
+	}
+	users := []int64{newUser(t, env, "u1").ID, newUser(t, env, "u2").ID, newUser(t, env, "u3").ID, newUser(t, env, "u4").ID}
+	want := map[int64][]string{}
+	for i := range 8 {
+		for _, u := range users {
+			text := fmt.Sprintf("m%d", i)
+			send(t, env, u, text)
+			want[u] = append(want[u], text)
+		}
+	}
+	for _, u := range users {
+		ds.waitTexts(t, u, want[u])
+	}
+	mu.Lock()
+	require.NotEmpty(t, failed)
+	mu.Unlock()
+	ids := map[string]bool{}
+	for _, ev := range ds.got() {
+		require.False(t, ids[ev.ID], "event %s delivered twice", ev.ID)
+		ids[ev.ID] = true
+	}
+	ds.validateBodies(t)
 }

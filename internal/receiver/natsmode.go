@@ -11,9 +11,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/natsx"
+	"github.com/tgbotsvc/tgbot/internal/receiver/delivery"
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver"
+	"github.com/tgbotsvc/tgbot/internal/receiver/driver/natsdriver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
 	"github.com/tgbotsvc/tgbot/internal/receiver/lease"
+	"github.com/tgbotsvc/tgbot/internal/receiver/natsdelivery"
 	"github.com/tgbotsvc/tgbot/internal/receiver/natsstate"
 	"github.com/tgbotsvc/tgbot/internal/receiver/outbox"
 )
@@ -49,10 +52,11 @@ type dispatcher interface {
 // the events stream and update states (natsstate), the leases, and what
 // delivers from the stream.
 type natsMode struct {
-	conn   *natsx.Conn
-	state  *natsstate.Store
-	leases *lease.Manager
-	dead   deadLetters
+	conn     *natsx.Conn
+	state    *natsstate.Store
+	leases   *lease.Manager
+	dead     deadLetters
+	delivery *natsdelivery.Delivery // nil with DRIVER=nats
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -95,8 +99,23 @@ func (s *Service) openNATS(drv driver.Driver) error {
 		return err
 	}
 	s.store = natsEvents{n}
-	s.disp = noDispatch{}
-	_ = drv
+	if s.cfg.Driver == natsdriver.Name {
+		s.disp = noDispatch{} // events stay in TG_EVENTS for their consumers
+		return nil
+	}
+	d, err := natsdelivery.Open(ctx, conn, natsdelivery.Config{
+		Config: delivery.Config{
+			MaxAttempts:    s.cfg.MaxAttempts,
+			MaxAge:         s.cfg.MaxAge,
+			InitialBackoff: s.cfg.BackoffMin,
+			MaxBackoff:     s.cfg.BackoffMax,
+		},
+		AckWait: 2*s.cfg.HTTP.Timeout + 5*time.Second,
+	}, drv, s.m, s.log)
+	if err != nil {
+		return err
+	}
+	s.disp, n.dead, n.delivery = d, d, d
 	return nil
 }
 
