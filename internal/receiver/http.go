@@ -55,6 +55,9 @@ func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
 			"error": in.Error, "connected": b.connected.Load(), "role": b.role()}
 		if s.nats != nil {
 			info["lease_holder"] = b.leaseHolder()
+			if lag, ok := b.streamLag(); ok {
+				info["stream_lag"] = lag
+			}
 		}
 		infos = append(infos, info)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -184,6 +185,10 @@ func TestNATSStandbyTakesOverAndLosesNothing(t *testing.T) {
 			}
 		}
 	}
+	status, metrics := httpGet(t, "http://"+b.svc.Addr()+"/metrics")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, metrics, fmt.Sprintf(`receiver_bot_active{bot="%d"} 0`, env.BotID))
+	require.Contains(t, metrics, fmt.Sprintf(`receiver_bot_lease_holder{bot="%d",replica="%s"} 1`, env.BotID, replicaA))
 	sendRound("before", 5)
 	require.Eventually(t, func() bool { return len(streamEvents(t, srv.ClientURL())) == 15 }, 10*time.Second, 50*time.Millisecond)
 
@@ -199,9 +204,9 @@ func TestNATSStandbyTakesOverAndLosesNothing(t *testing.T) {
 		"a replica that cannot renew gives its bot up")
 	sendRound("after", 5)
 
-	require.Eventually(t, func() bool {
-		return len(streamEvents(t, srv.ClientURL())) >= 45
-	}, 20*time.Second, 100*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.GreaterOrEqual(c, len(streamEvents(t, srv.ClientURL())), 45, "events in the stream")
+	}, 30*time.Second, 100*time.Millisecond)
 	checkStream(t, streamEvents(t, srv.ClientURL()), want)
 }
 
@@ -256,4 +261,12 @@ func TestNATSWebhooksFromTheStreamInOrderPerChat(t *testing.T) {
 		ids[ev.ID] = true
 	}
 	ds.validateBodies(t)
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	return resp.StatusCode, readAll(t, resp)
 }

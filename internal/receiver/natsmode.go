@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gotd/td/telegram/updates"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/natsx"
@@ -99,6 +101,7 @@ func (s *Service) openNATS(drv driver.Driver) error {
 		return err
 	}
 	s.store = natsEvents{n}
+	s.m.Registry.MustRegister(natsCollector{s})
 	if s.cfg.Driver == natsdriver.Name {
 		s.disp = noDispatch{} // events stay in TG_EVENTS for their consumers
 		return nil
@@ -317,4 +320,55 @@ func (b *bot) leaseHolder() string {
 		return ""
 	}
 	return b.s.nats.leases.Holder(b.token.ID())
+}
+
+// natsCollector reports, per bot, what /readyz shows in NATS mode: whether
+// this replica is active, who holds the lease, and the delivery lag.
+type natsCollector struct{ s *Service }
+
+var (
+	descActive = prometheus.NewDesc("receiver_bot_active",
+		"1 when this replica holds the bot's lease and takes its updates, 0 on a standby.", []string{"bot"}, nil)
+	descHolder = prometheus.NewDesc("receiver_bot_lease_holder",
+		"1 for the replica that holds the bot's lease, as this replica sees it.", []string{"bot", "replica"}, nil)
+	descLag = prometheus.NewDesc("receiver_stream_lag",
+		"Events of the bot in the stream not yet delivered (DRIVER=http, log or stdout).", []string{"bot"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c natsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descActive
+	ch <- descHolder
+	ch <- descLag
+}
+
+// Collect implements prometheus.Collector.
+func (c natsCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, b := range c.s.list() {
+		bot := strconv.FormatInt(b.token.ID(), 10)
+		active := 0.0
+		if b.active.Load() {
+			active = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, active, bot)
+		if h := b.leaseHolder(); h != "" {
+			ch <- prometheus.MustNewConstMetric(descHolder, prometheus.GaugeValue, 1, bot, h)
+		}
+		if lag, ok := b.streamLag(); ok {
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), bot)
+		}
+	}
+}
+
+// streamLag is the bot's undelivered events in the stream, when the
+// receiver delivers them (not with DRIVER=nats).
+func (b *bot) streamLag() (uint64, bool) {
+	n := b.s.nats
+	if n == nil || n.delivery == nil {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	lag, err := n.delivery.Lag(ctx, b.token.ID())
+	return lag, err == nil
 }
