@@ -23,7 +23,7 @@ type Config struct {
 	TGRetry      time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
 	MemoryLimit  int           `env:"RECEIVER_MEMORY_LIMIT_MB" envDefault:"100" usage:"soft memory limit of the Go runtime in MiB (GOMEMLIMIT wins when set); 0 = none"`
 
-	Driver      string           `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only) or stdout (JSON lines)"`
+	Driver      string           `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only), stdout (JSON lines) or nats (they stay in stream TG_EVENTS for your consumers; needs NATS_URL)"`
 	HTTP        webhook.Settings `envPrefix:"DRIVER_HTTP_"`
 	MaxAttempts int              `env:"DRIVER_MAX_ATTEMPTS" envDefault:"0" usage:"attempts before an event is dead-lettered; 0 = no limit (DRIVER_MAX_AGE applies)"`
 	MaxAge      time.Duration    `env:"DRIVER_MAX_AGE" envDefault:"24h" usage:"age after which a failing event is dead-lettered; 0 = no limit"`
