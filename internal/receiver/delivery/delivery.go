@@ -749,14 +749,21 @@ func (d *Dispatcher) deadReason(rec outbox.Record, err error) string {
 // jitter" (half fixed, half random) so that chats failing together do not
 // retry together, or the downstream's Retry-After when that is longer.
 func (d *Dispatcher) backoff(attempt int, err error) time.Duration {
-	exp := d.cfg.InitialBackoff
-	for i := 1; i < attempt && exp < d.cfg.MaxBackoff; i++ {
+	return Backoff(d.cfg, attempt, err)
+}
+
+// Backoff is the wait before attempt+1 after attempt failed with err, by
+// cfg's backoff settings (defaults applied); the NATS delivery shares it.
+func Backoff(cfg Config, attempt int, err error) time.Duration {
+	cfg.setDefaults()
+	exp := cfg.InitialBackoff
+	for i := 1; i < attempt && exp < cfg.MaxBackoff; i++ {
 		exp *= 2
 	}
-	exp = min(exp, d.cfg.MaxBackoff)
+	exp = min(exp, cfg.MaxBackoff)
 	wait := exp/2 + rand.N(exp/2+1)
 	if ra, ok := driver.RetryAfterOf(err); ok {
-		wait = max(wait, min(ra, d.cfg.MaxRetryAfter))
+		wait = max(wait, min(ra, cfg.MaxRetryAfter))
 	}
 	return wait
 }
