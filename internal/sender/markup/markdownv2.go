@@ -151,12 +151,17 @@ func (p *mdV2) openEntity(i int) (int, error) {
 		o.kind = kBold
 	case '~':
 		o.kind = kStrikethrough
-	case '|':
-		if n != '|' {
+	case '|', '!':
+		// "||" opens a spoiler, "![" a custom emoji; alone they are reserved.
+		second, k := byte('|'), kSpoiler
+		if c == '!' {
+			second, k = '[', kCustomEmoji
+		}
+		if n != second {
 			return 0, reservedErr(s, i)
 		}
 		i++
-		o.kind = kSpoiler
+		o.kind = k
 	case '[':
 		o.kind = kTextURL
 	case '`':
@@ -169,12 +174,6 @@ func (p *mdV2) openEntity(i int) (int, error) {
 			}
 			i = skipPreNewline(s, next) - 1
 		}
-	case '!':
-		if n != '[' {
-			return 0, reservedErr(s, i)
-		}
-		i++
-		o.kind = kCustomEmoji
 	case '\n':
 		p.off++
 		p.out = append(p.out, '\n')

@@ -226,6 +226,16 @@ func sortEntities(ents []ent) {
 	})
 }
 
+// rangeOnly builds the entities that are nothing but a range.
+var rangeOnly = map[kind]func(o, l int) tg.MessageEntityClass{
+	kBold:          func(o, l int) tg.MessageEntityClass { return &tg.MessageEntityBold{Offset: o, Length: l} },
+	kItalic:        func(o, l int) tg.MessageEntityClass { return &tg.MessageEntityItalic{Offset: o, Length: l} },
+	kUnderline:     func(o, l int) tg.MessageEntityClass { return &tg.MessageEntityUnderline{Offset: o, Length: l} },
+	kStrikethrough: func(o, l int) tg.MessageEntityClass { return &tg.MessageEntityStrike{Offset: o, Length: l} },
+	kSpoiler:       func(o, l int) tg.MessageEntityClass { return &tg.MessageEntitySpoiler{Offset: o, Length: l} },
+	kCode:          func(o, l int) tg.MessageEntityClass { return &tg.MessageEntityCode{Offset: o, Length: l} },
+}
+
 func toTL(ents []ent) []tg.MessageEntityClass {
 	if len(ents) == 0 {
 		return nil
@@ -235,18 +245,8 @@ func toTL(ents []ent) []tg.MessageEntityClass {
 		o, l := e.offset, e.length
 		var c tg.MessageEntityClass
 		switch e.kind {
-		case kBold:
-			c = &tg.MessageEntityBold{Offset: o, Length: l}
-		case kItalic:
-			c = &tg.MessageEntityItalic{Offset: o, Length: l}
-		case kUnderline:
-			c = &tg.MessageEntityUnderline{Offset: o, Length: l}
-		case kStrikethrough:
-			c = &tg.MessageEntityStrike{Offset: o, Length: l}
-		case kSpoiler:
-			c = &tg.MessageEntitySpoiler{Offset: o, Length: l}
-		case kCode:
-			c = &tg.MessageEntityCode{Offset: o, Length: l}
+		case kBold, kItalic, kUnderline, kStrikethrough, kSpoiler, kCode:
+			c = rangeOnly[e.kind](o, l)
 		case kPre, kPreCode:
 			c = &tg.MessageEntityPre{Offset: o, Length: l, Language: e.arg}
 		case kTextURL:
