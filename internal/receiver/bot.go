@@ -108,6 +108,7 @@ func (s *Service) newBot(tok bots.Token, sessionPath string) (*bot, error) {
 	b.runner = handler.NewRunner(handler.RunnerConfig{
 		QueueSize:           s.cfg.HandlerQueue,
 		ConversationTimeout: s.cfg.ConvTimeout,
+		CallbackAutoAnswer:  handler.AutoAnswerAfter(s.cfg.CallbackAutoAnswer),
 	}, b.router, newReplier(b.client.API()), emitter{s}, s.m, b.log)
 	return b, nil
 }

@@ -15,13 +15,17 @@ import (
 type Config struct {
 	Addr         string        `env:"RECEIVER_ADDR" envDefault:":8002" usage:"listen address of /healthz, /readyz, /metrics and /admin"`
 	AdminToken   string        `env:"RECEIVER_ADMIN_TOKEN" secret:"true" usage:"bearer token of the /admin endpoints, at least 16 characters; empty = admin disabled (404)"`
-	ForwardTypes []string      `env:"RECEIVER_FORWARD_TYPES" envDefault:"message,callback_query" usage:"update kinds forwarded as events: message, edited_message, callback_query"`
+	ForwardTypes []string      `env:"RECEIVER_FORWARD_TYPES" envDefault:"message,edited_message,callback_query" usage:"update kinds forwarded as events: message, edited_message, callback_query"`
 	HandlerQueue int           `env:"RECEIVER_HANDLER_QUEUE" envDefault:"100" usage:"updates queued per chat for handlers; beyond it they are not handled (still forwarded)"`
 	ConvTimeout  time.Duration `env:"RECEIVER_CONVERSATION_TIMEOUT" envDefault:"5m" usage:"how long a conversation waits for the user's answer"`
-	DedupTTL     time.Duration `env:"RECEIVER_DEDUP_TTL" envDefault:"24h" usage:"how long IDs of delivered events are kept to drop replayed updates"`
-	SyncCommit   bool          `env:"RECEIVER_SYNC_COMMIT" envDefault:"false" usage:"true: each update waits for the commit (fsync) of its events before gotd moves on and before delivery; false: events go to delivery at once and are group-committed with the update state, which never passes them on disk"`
-	TGRetry      time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
-	MemoryLimit  int           `env:"RECEIVER_MEMORY_LIMIT_MB" envDefault:"100" usage:"soft memory limit of the Go runtime in MiB (GOMEMLIMIT wins when set); 0 = none"`
+	// CallbackAutoAnswer: a button press that no handler answered gets an
+	// empty answer (stopping the client's spinner) only after this long, so
+	// the downstream service can answer it through the sender first.
+	CallbackAutoAnswer time.Duration `env:"RECEIVER_CALLBACK_AUTO_ANSWER_AFTER" envDefault:"5s" usage:"how long a callback query nobody answered waits before the receiver answers it empty; 0 = never"`
+	DedupTTL           time.Duration `env:"RECEIVER_DEDUP_TTL" envDefault:"24h" usage:"how long IDs of delivered events are kept to drop replayed updates"`
+	SyncCommit         bool          `env:"RECEIVER_SYNC_COMMIT" envDefault:"false" usage:"true: each update waits for the commit (fsync) of its events before gotd moves on and before delivery; false: events go to delivery at once and are group-committed with the update state, which never passes them on disk"`
+	TGRetry            time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
+	MemoryLimit        int           `env:"RECEIVER_MEMORY_LIMIT_MB" envDefault:"100" usage:"soft memory limit of the Go runtime in MiB (GOMEMLIMIT wins when set); 0 = none"`
 
 	Driver      string           `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only) or stdout (JSON lines)"`
 	HTTP        webhook.Settings `envPrefix:"DRIVER_HTTP_"`

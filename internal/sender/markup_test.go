@@ -118,6 +118,11 @@ func TestParseModes(t *testing.T) {
 				"text", "can't parse entities: Can't find end of the entity starting at byte offset 5"},
 			{"caption", "/api_v1/send_document", map[string]any{"chat_id": bob.ID, "document_id": doc, "caption": "*x", "parse_mode": "MarkdownV2"},
 				"caption", "can't parse entities: Can't find end of Bold entity at byte offset 0"},
+			{"album caption", "/api_v1/send_media_group", map[string]any{"chat_id": bob.ID, "parse_mode": "MarkdownV2", "items": []map[string]any{
+				{"document_id": doc, "type": "document"}, {"document_id": doc, "type": "document", "caption": "1+1"}}},
+				"items[1].caption", `can't parse entities: Character '+' is reserved and must be escaped with the preceding '\' at byte offset 1`},
+			{"edit", "/api_v1/edit_message", map[string]any{"chat_id": bob.ID, "message_id": 1, "text": "<tg-time>x</tg-time>", "parse_mode": "HTML"},
+				"text", `can't parse entities: Unsupported start tag "tg-time" at byte offset 0`},
 			{"list item", "/api_v1/send_multiple_message", []map[string]any{{"chat_id": bob.ID, "text": "ok"},
 				{"chat_id": alice.ID, "text": "a_b", "parse_mode": "MarkdownV2"}},
 				"[1].text", "can't parse entities: Can't find end of Italic entity at byte offset 1"},

@@ -58,9 +58,10 @@ func FromUpdate(botID int64, u tg.UpdateClass, ents Entities) (ev Event, ok bool
 			Chat:  chatOf(u.Peer, ents),
 			From:  userOf(u.UserID, ents),
 			Callback: &Callback{
-				ID:        formatInt(u.QueryID),
-				Data:      string(u.Data),
-				MessageID: u.MsgID,
+				ID:              formatInt(u.QueryID),
+				CallbackQueryID: formatInt(u.QueryID),
+				Data:            string(u.Data),
+				MessageID:       u.MsgID,
 			},
 		}
 		return ev, true

@@ -159,9 +159,12 @@ type Document struct {
 
 // Callback is an inline button press.
 type Callback struct {
-	ID        string `json:"id"`
-	Data      string `json:"data"`
-	MessageID int    `json:"message_id"`
+	ID string `json:"id"`
+	// CallbackQueryID is ID again, under the name answer_callback_query
+	// of the sender takes it.
+	CallbackQueryID string `json:"callback_query_id"`
+	Data            string `json:"data"`
+	MessageID       int    `json:"message_id"`
 }
 
 // UserCreate is the Data of a user.create event.

@@ -35,8 +35,7 @@ func (e *Edit) Validate() error {
 	}
 	pm, ok := NormalizeParseMode(e.ParseMode)
 	if !ok {
-		return Invalid("parse_mode", fmt.Sprintf("unknown parse_mode %q: use one of \"\", %q, %q, %q or %q",
-			e.ParseMode, ParseHTML, ParseMarkdownV2, ParseMarkdown, ParseCommonMark))
+		return unknownParseMode("parse_mode", e.ParseMode)
 	}
 	e.ParseMode = pm
 	if e.Caption {

@@ -28,6 +28,12 @@ func NormalizeParseMode(s string) (string, bool) {
 	return string(m), ok
 }
 
+// unknownParseMode is the error about a parse mode that does not exist.
+func unknownParseMode(field, mode string) *Error {
+	return Invalid(field, fmt.Sprintf("unknown parse_mode %q: use one of \"\", %q, %q, %q or %q",
+		mode, ParseHTML, ParseMarkdownV2, ParseMarkdown, ParseCommonMark))
+}
+
 // ParseText applies the parse mode to a text or caption. field names the
 // request field the text came from ("text", "[2].caption"), parseModeField
 // the one the mode came from; a mode that does not exist is an
@@ -42,7 +48,7 @@ func ParseText(field, parseModeField, mode, text string) (string, []tg.MessageEn
 	case errors.As(err, &me):
 		return "", nil, &Error{Kind: KindInvalid, Code: "invalid_markup", Field: field, Message: me.Error()}
 	default:
-		return "", nil, Invalid(parseModeField, err.Error())
+		return "", nil, unknownParseMode(parseModeField, mode)
 	}
 }
 
