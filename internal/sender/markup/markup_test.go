@@ -11,6 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+var rangeNames = map[string]string{"messageEntityBold": "bold", "messageEntityItalic": "italic",
+	"messageEntityUnderline": "underline", "messageEntityStrike": "strikethrough", "messageEntitySpoiler": "spoiler",
+	"messageEntityCode": "code"}
+
 // describe renders entities as "type(argument):covered text", which checks
 // the UTF-16 offsets and lengths through the text they cover.
 func describe(t testing.TB, text string, ents []tg.MessageEntityClass) []string {
@@ -21,20 +25,8 @@ func describe(t testing.TB, text string, ents []tg.MessageEntityClass) []string 
 		o, l := e.GetOffset(), e.GetLength()
 		require.True(t, o >= 0 && l > 0 && o+l <= len(u), "entity %v outside %d code units", e, len(u))
 		covered := string(utf16.Decode(u[o : o+l]))
-		var name string
+		name := rangeNames[e.TypeName()]
 		switch e := e.(type) {
-		case *tg.MessageEntityBold:
-			name = "bold"
-		case *tg.MessageEntityItalic:
-			name = "italic"
-		case *tg.MessageEntityUnderline:
-			name = "underline"
-		case *tg.MessageEntityStrike:
-			name = "strikethrough"
-		case *tg.MessageEntitySpoiler:
-			name = "spoiler"
-		case *tg.MessageEntityCode:
-			name = "code"
 		case *tg.MessageEntityPre:
 			name = "pre"
 			if e.Language != "" {
@@ -53,7 +45,8 @@ func describe(t testing.TB, text string, ents []tg.MessageEntityClass) []string 
 			if e.Collapsed {
 				name = "expandable_blockquote"
 			}
-		default:
+		}
+		if name == "" {
 			name = e.TypeName()
 		}
 		out = append(out, name+":"+covered)
