@@ -158,6 +158,9 @@ func (s *Server) messagesEditMessage(c *call, req *tg.MessagesEditMessageRequest
 	if err != nil {
 		return nil, err
 	}
+	if peer.Channel {
+		return s.editChannelMessageLocked(c, peer.ID, req)
+	}
 	m, err := myMessageLocked(c.acc, peer, req.ID)
 	if err != nil {
 		return nil, err
@@ -165,6 +168,22 @@ func (s *Server) messagesEditMessage(c *call, req *tg.MessagesEditMessageRequest
 	if !m.Out {
 		return nil, tgerr.New(403, "MESSAGE_AUTHOR_REQUIRED")
 	}
+	change, err := editChange(m, req)
+	if err != nil {
+		return nil, err
+	}
+	s.editLocked(c.acc, m, c.req.Session.ID, change)
+	return &tg.Updates{
+		Updates: []tg.UpdateClass{&tg.UpdateEditMessage{Message: s.messageTLLocked(m), Pts: c.acc.Pts, PtsCount: 1}},
+		Users:   s.usersForLocked(c.acc.ID, m),
+		Chats:   s.chatsForLocked(m),
+		Date:    int(s.now().Unix()),
+	}, nil
+}
+
+// editChange is what req does to the message m (every copy of it), or
+// MESSAGE_NOT_MODIFIED when it changes nothing.
+func editChange(m *message, req *tg.MessagesEditMessageRequest) (func(*message), error) {
 	text, entities := m.Text, m.Entities
 	if t, ok := req.GetMessage(); ok {
 		if err := checkEditText(t, m.DocID != 0); err != nil {
@@ -176,15 +195,9 @@ func (s *Server) messagesEditMessage(c *call, req *tg.MessagesEditMessageRequest
 	if text == m.Text && string(entities) == string(m.Entities) && string(markup) == string(m.Markup) {
 		return nil, tgerr.New(400, "MESSAGE_NOT_MODIFIED")
 	}
-	s.editLocked(c.acc, m, c.req.Session.ID, func(x *message) {
+	return func(x *message) {
 		x.Text, x.Entities, x.Markup = text, entities, markup
 		x.NoWebpage = req.NoWebpage
-	})
-	return &tg.Updates{
-		Updates: []tg.UpdateClass{&tg.UpdateEditMessage{Message: s.messageTLLocked(m), Pts: c.acc.Pts, PtsCount: 1}},
-		Users:   s.usersForLocked(c.acc.ID, m),
-		Chats:   s.chatsForLocked(m),
-		Date:    int(s.now().Unix()),
 	}, nil
 }
 
@@ -203,10 +216,7 @@ func checkEditText(text string, caption bool) error {
 // logs and pushes updateEditMessage to each owner (not to the session
 // except, which gets the update as its answer).
 func (s *Server) editLocked(acc *account, m *message, except int64, change func(*message)) {
-	date := int(s.now().Unix())
-	if date <= m.EditDate {
-		date = m.EditDate + 1
-	}
+	date := s.editDate(m)
 	for _, cp := range s.copiesLocked(acc, m) {
 		change(cp.msg)
 		cp.msg.EditDate = date
@@ -217,6 +227,16 @@ func (s *Server) editLocked(acc *account, m *message, except int64, change func(
 		s.logOtherLocked(cp.acc, 1, &logEntry{MsgID: cp.msg.ID, Edit: true}, skip)
 	}
 	s.publishMessageLocked(acc, m.Peer, nil)
+}
+
+// editDate is the date of a new edit of m: now, but later than its last
+// edit, so each edit has its own.
+func (s *Server) editDate(m *message) int {
+	date := int(s.now().Unix())
+	if date <= m.EditDate {
+		date = m.EditDate + 1
+	}
+	return date
 }
 
 func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesRequest) (bin.Encoder, error) {
@@ -292,6 +312,9 @@ func (s *Server) messagesUpdatePinnedMessage(c *call, req *tg.MessagesUpdatePinn
 	peer, err := s.resolvePeerLocked(c.acc, req.Peer)
 	if err != nil {
 		return nil, err
+	}
+	if peer.Channel {
+		return s.pinChannelMessageLocked(c, peer.ID, req.ID, !req.Unpin)
 	}
 	m, err := myMessageLocked(c.acc, peer, req.ID)
 	if err != nil {
@@ -413,13 +436,19 @@ func (s *Server) ChatAction(userID, botID int64) string {
 
 // GroupChatAction is ChatAction for a basic group.
 func (s *Server) GroupChatAction(chatID, botID int64) string {
+	return s.botChatAction(botID, peerKey{Chat: true, ID: chatID})
+}
+
+// botChatAction is the last chat action the bot (0 = the only bot) sent in
+// peer, "" if none.
+func (s *Server) botChatAction(botID int64, peer peerKey) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bot, err := s.botByIDLocked(botID)
 	if err != nil {
 		return ""
 	}
-	return s.chatActionLocked(bot, peerKey{Chat: true, ID: chatID})
+	return s.chatActionLocked(bot, peer)
 }
 
 // userMessagesOut is the answer of GET /v1/users/{id}/messages.

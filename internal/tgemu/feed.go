@@ -23,6 +23,8 @@ type Event struct {
 	UserID int64 `json:"user_id,omitempty"`
 	// ChatID is the group of a group message.
 	ChatID int64 `json:"chat_id,omitempty"`
+	// ChannelID is the channel or supergroup of a channel message.
+	ChannelID int64 `json:"channel_id,omitempty"`
 	// MsgID is the bot's message whose button was pressed.
 	MsgID int `json:"msg_id,omitempty"`
 	// Message, Alert and URL are the bot's callback answer.
@@ -82,6 +84,8 @@ func (s *Server) publishMessageLocked(from *account, peer peerKey, recipients []
 		}
 		e := Event{Type: "message", BotID: bot.ID}
 		switch {
+		case peer.Channel:
+			e.ChannelID = peer.ID
 		case peer.Chat:
 			e.ChatID = peer.ID
 		case bot == from:
