@@ -39,6 +39,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("EditsAndLateAutoAnswer", s.testEditsAndLateAutoAnswer)
 	t.Run("Channels", s.testChannels)
 	t.Run("MyChatMember", s.testMyChatMember)
+	t.Run("AlbumIsOneEvent", s.testAlbumIsOneEvent)
 	t.Run("ReconnectFetchesMissedUpdates", s.testReconnect)
 	t.Run("NoSecretsInLogs", s.testNoSecretsInLogs)
 	t.Run("UserLogin", s.testUserLogin)
