@@ -129,7 +129,8 @@ func senderJSON(t *testing.T, base, token, path string, body any) map[string]any
 
 // TestPageInBrowser chats with the bot through the page in headless
 // Chromium, against the real binaries: create a user, /familiarize, see
-// the bot's questions live, press an inline button, download a document.
+// the bot's questions live, press an inline button, download a document,
+// then watch the bot edit, pin and delete a message and show "typing…".
 func TestPageInBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -185,6 +186,28 @@ func TestPageInBrowser(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		t.Fatalf("%s does not show %q within 30s; it shows:\n%s", sel, text, got)
+	}
+	// waitUntil waits until the JavaScript expression js is true.
+	waitUntil := func(what, js string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+			require.NoError(t, err)
+			if ok {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s: not within 30s", what)
+	}
+	// message is the innerText of the bot's message id on the page.
+	message := func(id int) string {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+			`(document.querySelector('#messages .msg[data-id="%d"]') || {}).innerText || ""`, id)))
+		require.NoError(t, err)
+		return got
 	}
 	write := func(text string) {
 		t.Helper()
@@ -290,4 +313,48 @@ func TestPageInBrowser(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the download did not complete within 30s")
 	}
+
+	// The bot changes what it sent: each change shows live.
+	sent := senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{
+		"chat_id": aliceID, "text": "Your order ships on Monday",
+	})
+	orderID := int(sent["message_id"].(float64))
+	waitText("#messages", "ships on Monday")
+	senderJSON(t, senderURL, apiToken, "/api_v1/edit_message", map[string]any{
+		"chat_id": aliceID, "message_id": orderID, "text": "Your order ships on <b>Tuesday</b>", "parse_mode": "html",
+	})
+	waitUntil("the edit shows", fmt.Sprintf(`(document.querySelector('#messages .msg[data-id="%d"] strong') || {}).textContent === "Tuesday"`, orderID))
+	require.Contains(t, message(orderID), "Your order ships on Tuesday")
+	require.Contains(t, message(orderID), "edited")
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#messages').innerText`))
+	require.NoError(t, err)
+	require.NotContains(t, got, "Monday")
+	shot("edited")
+
+	senderJSON(t, senderURL, apiToken, "/api_v1/pin_message", map[string]any{"chat_id": aliceID, "message_id": orderID})
+	waitText("#pinned", "Your order ships on Tuesday")
+	waitText("#pinned", "Pinned message")
+	require.Contains(t, message(orderID), "pinned")
+	shot("pinned")
+
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_chat_action", map[string]any{"chat_id": aliceID, "action": "typing"})
+	waitText("#chat-action", "Bot 7000001 is typing…")
+	shot("typing")
+	// The bot's next message ends "typing…".
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{"chat_id": aliceID, "text": "Tracking: 1Z999"})
+	waitText("#messages", "Tracking: 1Z999")
+	waitUntil("the bot's message ends typing…", `document.querySelector('#chat-action').hidden`)
+	// Without a message, an action ends by itself after about 5 seconds.
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_chat_action", map[string]any{"chat_id": aliceID, "action": "upload_document"})
+	waitText("#chat-action", "is sending a file…")
+	waitUntil("the chat action ends", `document.querySelector('#chat-action').hidden`)
+	shot("typing-ended")
+
+	del := senderJSON(t, senderURL, apiToken, "/api_v1/delete_messages", map[string]any{"chat_id": aliceID, "message_ids": []int{orderID}})
+	require.Equal(t, true, del["results"].([]any)[0].(map[string]any)["ok"], del)
+	waitUntil("the deleted message goes", fmt.Sprintf(`!document.querySelector('#messages [data-id="%d"]')`, orderID))
+	require.NotContains(t, message(orderID), "Tuesday")
+	waitUntil("the pinned banner goes with it", `document.querySelector('#pinned').hidden`)
+	waitText("#messages", "Tracking: 1Z999")
+	shot("deleted")
 }
