@@ -23,6 +23,9 @@ func (g *Gateway) Send(ctx context.Context, req send.Request, randomID int64) (s
 	if req.IsDocument() {
 		kind = "document"
 	}
+	if req.Photo {
+		kind = "photo"
+	}
 	if g.metrics != nil {
 		if err != nil {
 			g.metrics.MessagesFailed.WithLabelValues(send.As(err).Code).Inc()

@@ -138,6 +138,8 @@ type Request struct {
 	Silent     bool       `json:"silent,omitempty"`
 	ReplyTo    int        `json:"reply_to_message_id,omitempty"`
 	DocumentID string     `json:"document_id,omitempty"`
+	// Photo sends the document (an image) as a compressed photo.
+	Photo bool `json:"photo,omitempty"`
 	// LinkPreview false sends without a link preview (nil: Telegram's default).
 	LinkPreview *bool `json:"link_preview,omitempty"`
 	// ProtectContent forbids forwarding and saving the message.
