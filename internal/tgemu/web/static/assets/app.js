@@ -97,6 +97,7 @@ function select(chat, userId) {
     : `${(state.groups.find((g) => g.id === chat.id) || {}).title} — writing as ${who}`;
   $('text').disabled = !state.userId;
   $('send').disabled = !state.userId;
+  $('send-album').disabled = chat.kind !== 'user'; // the control API sends albums in private chats
   renderAccounts();
   loadChat().catch(fail);
   $('text').focus();
@@ -421,6 +422,15 @@ function wire() {
     try {
       await send(text);
       $('text').value = '';
+    } catch (err) { fail(err); }
+  });
+  $('album').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!state.chat || state.chat.kind !== 'user') return;
+    try {
+      await api('POST', `/v1/users/${state.chat.id}/albums`, { count: Number($('album-count').value), caption: $('text').value, bot_id: state.botId });
+      $('text').value = '';
+      await loadChat();
     } catch (err) { fail(err); }
   });
   $('text').addEventListener('keydown', (ev) => {
