@@ -257,7 +257,7 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	}
 	require.NotZero(t, aliceID)
-	senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{
+	welcome := senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{
 		"chat_id": aliceID, "parse_mode": "html",
 		"text":    `<b>Welcome</b>, <i>Alice</i>! Your code is <code>A-17</code>, see <a href="https://example.com/terms">the terms</a>.`,
 		"buttons": [][]map[string]string{{{"text": "Thanks!", "callback_data": "thanks"}}},
@@ -394,6 +394,14 @@ func TestPageInBrowser(t *testing.T) {
 	require.Len(t, res["results"], 2, res)
 	require.Equal(t, want, albumPhotos(t, ctx, "#messages .msg.album:not(.mine)", 2))
 	shot("album-from-bot")
+
+	// Everything at once (the README's screenshot): a pinned message heads
+	// the chat while the bot is typing.
+	senderJSON(t, senderURL, apiToken, "/api_v1/pin_message", map[string]any{"chat_id": aliceID, "message_id": welcome["message_id"]})
+	waitText("#pinned", "Welcome, Alice!")
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_chat_action", map[string]any{"chat_id": aliceID, "action": "typing"})
+	waitText("#chat-action", "is typing…")
+	shot("overview")
 }
 
 // albumPhoto is one photo of an album as the page shows it.

@@ -279,12 +279,19 @@ const actionTTL = 5000;
 let actionTimer = 0;
 function showChatAction(action) {
   const box = $('chat-action');
+  const msgs = $('messages');
+  const atBottom = msgs.scrollHeight - msgs.scrollTop - msgs.clientHeight < 40;
   clearTimeout(actionTimer);
-  if (!action || action === 'cancel') { box.textContent = ''; box.hidden = true; return; }
-  box.textContent = `${nameOf(state.botId)} is ${actionWords[action] || action.replace(/_/g, ' ') + '…'}`;
-  box.dataset.action = action;
-  box.hidden = false;
-  actionTimer = setTimeout(() => showChatAction(''), actionTTL);
+  if (!action || action === 'cancel') {
+    box.textContent = '';
+    box.hidden = true;
+  } else {
+    box.textContent = `${nameOf(state.botId)} is ${actionWords[action] || action.replace(/_/g, ' ') + '…'}`;
+    box.dataset.action = action;
+    box.hidden = false;
+    actionTimer = setTimeout(() => showChatAction(''), actionTTL);
+  }
+  if (atBottom) msgs.scrollTop = msgs.scrollHeight; // the line takes room from the chat: keep its end in view
 }
 
 function formatSize(n) {
