@@ -38,7 +38,7 @@ func TestAPI(t *testing.T) {
 				require.Equal(t, "*not bold*", text)
 				require.Zero(t, ents)
 			}},
-			{"markdown", map[string]any{"chat_id": alice.ID, "text": "**bold** and *italic*", "parse_mode": "markdown"}, func(t *testing.T, text string, ents int, _ bool, _ int) {
+			{"commonmark", map[string]any{"chat_id": alice.ID, "text": "**bold** and *italic*", "parse_mode": "CommonMark"}, func(t *testing.T, text string, ents int, _ bool, _ int) {
 				require.Equal(t, "bold and italic", text)
 				require.Equal(t, 2, ents)
 			}},

@@ -273,11 +273,23 @@ func encodeEntities(ents []tg.MessageEntityClass) []byte {
 	var b bin.Buffer
 	b.PutVectorHeader(len(ents))
 	for _, e := range ents {
-		if err := e.Encode(&b); err != nil {
+		if err := storedEntity(e).Encode(&b); err != nil {
 			return nil
 		}
 	}
 	return b.Copy()
+}
+
+// storedEntity is the entity as Telegram stores it: a mention sent as
+// inputMessageEntityMentionName becomes messageEntityMentionName (the
+// access hash is not checked).
+func storedEntity(e tg.MessageEntityClass) tg.MessageEntityClass {
+	if m, ok := e.(*tg.InputMessageEntityMentionName); ok {
+		if u, ok := m.UserID.(*tg.InputUser); ok {
+			return &tg.MessageEntityMentionName{Offset: m.Offset, Length: m.Length, UserID: u.UserID}
+		}
+	}
+	return e
 }
 
 func decodeEntities(raw []byte) []tg.MessageEntityClass {

@@ -85,10 +85,12 @@ func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Even
 		BotID: botID,
 		Chat:  chatOf(msg.PeerID, ents),
 		Message: &Message{
-			ID:       msg.ID,
-			Text:     msg.Message,
-			Entities: convertEntities(msg.Entities),
-			Document: documentOf(msg.Media),
+			ID:           msg.ID,
+			Text:         msg.Message,
+			Entities:     convertEntities(msg.Entities),
+			Document:     documentOf(msg.Media),
+			Photo:        photoOf(msg.Media),
+			MediaGroupID: groupedID(msg),
 		},
 	}
 	// Fields are read directly, not through the flag-checking getters, so

@@ -160,7 +160,7 @@ func (g *Gateway) sendAlbum(ctx context.Context, api *tg.Client, peer tg.InputPe
 		out := make([]tg.InputSingleMedia, len(album.Items))
 		for i, it := range album.Items {
 			field := fmt.Sprintf("items[%d].", i)
-			text, entities, err := format(it.Caption, album.ParseMode, field+"caption", false)
+			text, entities, err := g.format(it.Caption, album.ParseMode, field+"caption", false)
 			if err != nil {
 				return nil, err
 			}

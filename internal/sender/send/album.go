@@ -43,7 +43,7 @@ func (a *Album) Validate() error {
 		return err
 	}
 	if _, ok := NormalizeParseMode(a.ParseMode); !ok {
-		return Invalid("parse_mode", fmt.Sprintf("unknown parse_mode %q: use \"\", \"html\" or \"markdown\"", a.ParseMode))
+		return unknownParseMode("parse_mode", a.ParseMode)
 	}
 	if n := len(a.Items); n < MinAlbumItems || n > MaxAlbumItems {
 		return Invalid("items", fmt.Sprintf("an album has %d to %d items, not %d", MinAlbumItems, MaxAlbumItems, n))
@@ -58,8 +58,8 @@ func (a *Album) Validate() error {
 		case it.Photo != a.Items[0].Photo:
 			return Invalid(field+"type", "photos and documents cannot be mixed in one album")
 		}
-		if n := UTF16Len(it.Caption); n > MaxCaptionLen {
-			return Invalid(field+"caption", fmt.Sprintf("caption is %d UTF-16 code units, at most %d allowed", n, MaxCaptionLen))
+		if err := CheckText(field+"caption", "parse_mode", a.ParseMode, it.Caption, false, MaxCaptionLen); err != nil {
+			return err
 		}
 	}
 	return nil
