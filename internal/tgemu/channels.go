@@ -265,18 +265,29 @@ func (s *Server) sendChannelLocked(acc *account, callerSession int64, o outgoing
 	}
 	ch.Box.addMessage(m)
 	s.pushChannelLocked(ch, ch.Box.Log[len(ch.Box.Log)-1], acc.ID, callerSession)
-	s.publishChannelLocked(ch)
+	s.publishChannelLocked(ch, Event{Type: "message", FromID: acc.ID})
 	s.dirty = true
 	return m, nil
 }
 
-// publishChannelLocked announces a change in ch to every member bot.
-func (s *Server) publishChannelLocked(ch *channel) {
+// publishChannelLocked announces e in ch to every member bot.
+func (s *Server) publishChannelLocked(ch *channel, e Event) {
 	for _, id := range ch.Members {
-		if a := s.st.Accounts[id]; a != nil && a.Bot {
-			s.feed.publish(Event{Type: "message", BotID: id, ChannelID: ch.ID})
+		if a := s.st.Accounts[id]; a != nil {
+			s.publishToBotLocked(a, ch.peer(), e)
 		}
 	}
+}
+
+// feedEvent is the page's event for a logged change of a channel.
+func feedEvent(e *logEntry) Event {
+	switch {
+	case e.Deleted != nil:
+		return Event{Type: "delete", MsgIDs: slices.Clone(e.Deleted)}
+	case e.Pin != nil:
+		return Event{Type: "pin", MsgID: e.Pin.MsgID, Pinned: e.Pin.Pinned}
+	}
+	return Event{Type: "edit", MsgID: e.MsgID}
 }
 
 // logChannelLocked puts a change that is not a new message on the
@@ -288,7 +299,7 @@ func (s *Server) logChannelLocked(ch *channel, count int, e *logEntry, actor, ex
 	ch.Box.trim()
 	s.dirty = true
 	s.pushChannelLocked(ch, e, actor, except)
-	s.publishChannelLocked(ch)
+	s.publishChannelLocked(ch, feedEvent(e))
 	return ch.Box.Pts
 }
 

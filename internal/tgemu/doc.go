@@ -58,7 +58,8 @@
 //	GET  /v1/stats                         {"rpc":{method:count},"flood_waits","connections"}
 //	GET  /v1/groups                        {"groups":[{"id","title","members"}]}
 //	GET  /v1/documents/{id}                the document's bytes (an attachment)
-//	GET  /v1/events                        server-sent events (Event): message, callback_answer, accounts
+//	GET  /v1/events                        server-sent events (Event): message, edit, delete, pin, chat_action,
+//	                                       callback_answer, accounts
 //	GET  /                                 the page (package web): chat with the bot as any user
 //
 // bot_id may be left out while exactly one bot exists. Errors are

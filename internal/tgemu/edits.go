@@ -225,8 +225,8 @@ func (s *Server) editLocked(acc *account, m *message, except int64, change func(
 			skip = except
 		}
 		s.logOtherLocked(cp.acc, 1, &logEntry{MsgID: cp.msg.ID, Edit: true}, skip)
+		s.publishToBotLocked(cp.acc, cp.msg.Peer, Event{Type: "edit", MsgID: cp.msg.ID})
 	}
-	s.publishMessageLocked(acc, m.Peer, nil)
 }
 
 // editDate is the date of a new edit of m: now, but later than its last
@@ -257,8 +257,16 @@ func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesR
 		}
 		targets = append(targets, m)
 	}
+	// Each owner's deleted copies, per dialog (for the feed; the pts
+	// sequence takes them all at once).
+	type dialog struct {
+		acc  *account
+		peer peerKey
+	}
 	byOwner := map[*account][]int{}
+	byDialog := map[dialog][]int{}
 	var owners []*account
+	var dialogs []dialog
 	for _, m := range targets {
 		refs := []copyRef{{acc, m}}
 		if req.Revoke || acc.Bot {
@@ -272,6 +280,11 @@ func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesR
 				owners = append(owners, r.acc)
 			}
 			byOwner[r.acc] = append(byOwner[r.acc], r.msg.ID)
+			d := dialog{r.acc, r.msg.Peer}
+			if _, seen := byDialog[d]; !seen {
+				dialogs = append(dialogs, d)
+			}
+			byDialog[d] = append(byDialog[d], r.msg.ID)
 		}
 	}
 	out := &tg.MessagesAffectedMessages{Pts: acc.Pts}
@@ -287,8 +300,8 @@ func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesR
 			out.Pts, out.PtsCount = pts, len(ids)
 		}
 	}
-	if len(owners) > 0 {
-		s.publishMessageLocked(acc, targets[0].Peer, nil)
+	for _, d := range dialogs {
+		s.publishToBotLocked(d.acc, d.peer, Event{Type: "delete", MsgIDs: byDialog[d]})
 	}
 	return out, nil
 }
@@ -333,11 +346,11 @@ func (s *Server) messagesUpdatePinnedMessage(c *call, req *tg.MessagesUpdatePinn
 		if cp.acc == c.acc {
 			mine, _, _ = s.otherUpdateLocked(cp.acc, e)
 		}
+		s.publishToBotLocked(cp.acc, cp.msg.Peer, Event{Type: "pin", MsgID: cp.msg.ID, Pinned: pinned})
 	}
 	if mine == nil { // the bot's copy was not among them: cannot happen, but answer well
 		return nil, tgerr.New(400, "MESSAGE_ID_INVALID")
 	}
-	s.publishMessageLocked(c.acc, peer, nil)
 	return &tg.Updates{
 		Updates: []tg.UpdateClass{mine},
 		Users:   s.usersForLocked(c.acc.ID, m),
@@ -387,7 +400,7 @@ func (s *Server) messagesSetTyping(c *call, req *tg.MessagesSetTypingRequest) (b
 		name = req.Action.TypeName()
 	}
 	s.st.actions[actionKey{from: c.acc.ID, peer: peer}] = name
-	s.publishMessageLocked(c.acc, peer, nil)
+	s.publishToBotLocked(c.acc, peer, Event{Type: "chat_action", Action: name})
 	return boolResult(true), nil
 }
 
