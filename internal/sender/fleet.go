@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -40,6 +41,8 @@ type unit struct {
 	gw    *gateway.Gateway
 	m     *metrics.Metrics
 	log   *zap.Logger
+	store io.Closer
+	jobs  interface{ Run(context.Context) error }
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc // ends the jobs, then the client
@@ -75,6 +78,11 @@ func (s *Service) newUnit(t bots.Token) (*unit, error) {
 		tgCfg.BotToken = t.Value()
 	}
 	cfg := s.cfg
+	var gwStore gateway.Store = st
+	var copies gateway.Copies
+	if s.nats != nil {
+		gwStore, copies = s.nats.stores.Bot(t.ID()), s.nats.stores.Files()
+	}
 	gw := gateway.New(gateway.Config{
 		Telegram:     tgCfg,
 		SessionPath:  sessionPath,
@@ -89,14 +97,15 @@ func (s *Service) newUnit(t bots.Token) (*unit, error) {
 		FloodMaxWait:    cfg.FloodMaxWait,
 		FloodMaxRetries: cfg.FloodMaxRetries,
 		RetryInterval:   cfg.TGRetryInterval,
-	}, st, m, log.Named("gateway"))
+		Copies:          copies,
+	}, gwStore, m, log.Named("gateway"))
 	runner := jobs.New(jobs.Config{
 		Workers:       cfg.Workers,
 		MaxAttempts:   cfg.JobMaxAttempts,
 		ShutdownGrace: cfg.ShutdownTimeout,
 	}, st, gw, m, log.Named("jobs"))
 	return &unit{
-		token: t, gw: gw, m: m, log: log, done: make(chan struct{}),
+		token: t, gw: gw, m: m, log: log, done: make(chan struct{}), store: st, jobs: runner,
 		bot: &httpapi.Bot{ID: t.ID(), GW: gw, Runner: runner, Store: st},
 	}, nil
 }
@@ -121,7 +130,7 @@ func (u *unit) start(ctx context.Context, fatal chan<- error) {
 				u.log.Error("telegram client stopped", zap.Error(err))
 			}
 		})
-		if err := u.bot.Runner.Run(jobsCtx); err != nil {
+		if err := u.jobs.Run(jobsCtx); err != nil {
 			select {
 			case fatal <- fmt.Errorf("bot %d: jobs: %w", u.token.ID(), err):
 			default:
@@ -145,7 +154,7 @@ func (u *unit) stop() {
 			cancel()
 			<-u.done
 		}
-		_ = u.bot.Store.Close()
+		_ = u.store.Close()
 	})
 }
 

@@ -37,7 +37,8 @@ import (
 type Service struct {
 	cfg     Config
 	log     *zap.Logger
-	store   *store.Store // idempotency answers, shared by the bots
+	store   *store.Store // idempotency answers, shared by the bots (bbolt mode)
+	nats    *natsMode    // nil: bbolt mode (NATS_URL empty)
 	bots    *httpapi.Bots
 	metrics *metrics.Metrics
 	ln      net.Listener
@@ -88,8 +89,16 @@ func New(cfg Config, log *zap.Logger) (*Service, error) {
 		if !ok {
 			s.closeUnits()
 			_ = st.Close()
+			s.nats.close()
 		}
 	}()
+	var idem httpapi.IdempotencyStore = st
+	if cfg.NATS.Enabled() {
+		if s.nats, err = openNATS(cfg, log); err != nil {
+			return nil, err
+		}
+		idem = s.nats.stores.Idempotency()
+	}
 	all := bots.Merge(tokens, saved)
 	if len(all) == 0 {
 		all = []bots.Token{{}} // a session without a token (DATA_DIR/sender.session.json)
@@ -113,7 +122,7 @@ func New(cfg Config, log *zap.Logger) (*Service, error) {
 		OpenAPIYAML:      api.SenderOpenAPI,
 		AdminTokens:      nonEmpty(cfg.AdminToken),
 		Admin:            s,
-	}, s.bots, st, s.metrics, log.Named("http"))
+	}, s.bots, idem, s.metrics, log.Named("http"))
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +171,7 @@ func (s *Service) Close() {
 		_ = s.ln.Close()
 		s.closeUnits()
 		_ = s.store.Close()
+		s.nats.close()
 	})
 }
 
@@ -192,7 +202,11 @@ func (s *Service) run(ctx context.Context) error {
 		u.start(ctx, s.unitErr)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { s.expireIdempotency(ctx) })
+	if s.nats == nil {
+		wg.Go(func() { s.expireIdempotency(ctx) })
+	} else {
+		defer s.nats.close()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(s.ln) }()

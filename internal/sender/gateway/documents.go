@@ -35,20 +35,17 @@ type NewDocument struct {
 
 // Spool is an uploaded file kept in the documents directory, with its size
 // and SHA-256, until CreateDocument sends it to Telegram. Close removes it
-// unless CreateDocument kept it.
+// (a copy kept on disk was moved away already).
 type Spool struct {
 	f      *os.File
 	Size   int64
 	SHA256 string
-	kept   bool
 }
 
-// Close removes the file unless it was kept as the document's copy.
+// Close removes the file unless it was moved away as the document's copy.
 func (s *Spool) Close() error {
 	err := s.f.Close()
-	if !s.kept {
-		_ = os.Remove(s.f.Name())
-	}
+	_ = os.Remove(s.f.Name())
 	return err
 }
 
@@ -107,18 +104,23 @@ func (g *Gateway) CreateDocument(ctx context.Context, nd NewDocument, sp *Spool)
 		ID: id, FileName: nd.FileName, Size: sp.Size, MimeType: nd.MimeType,
 		SHA256: sp.SHA256, CreatedAt: time.Now().UTC(),
 	}
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return store.Document{}, send.Internal(err)
+	}
 	tgDoc, err := g.upload(ctx, api, doc, sp.f)
 	if err != nil {
 		return store.Document{}, err
 	}
 	doc.TG = tgDoc
 	if g.cfg.KeepCopies {
-		path := filepath.Join(g.cfg.DocumentsDir, id)
-		if err := os.Rename(sp.f.Name(), path); err != nil {
-			return store.Document{}, send.Internal(fmt.Errorf("keep document copy: %w", err))
+		if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+			return store.Document{}, send.Internal(err)
 		}
-		sp.kept = true
-		doc.CopyPath = path
+		ref, err := g.copies.Keep(ctx, id, sp.f)
+		if err != nil {
+			return store.Document{}, send.Internal(err)
+		}
+		doc.CopyPath = ref
 	}
 	if err := g.store.PutDocument(doc); err != nil {
 		return store.Document{}, send.Internal(err)
@@ -136,10 +138,7 @@ func newDocumentID() string {
 
 // upload sends the file's parts and turns them into a Telegram document
 // with messages.uploadMedia, so the first send does not upload anything.
-func (g *Gateway) upload(ctx context.Context, api *tg.Client, doc store.Document, f *os.File) (store.TGDocument, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return store.TGDocument{}, send.Internal(err)
-	}
+func (g *Gateway) upload(ctx context.Context, api *tg.Client, doc store.Document, f io.Reader) (store.TGDocument, error) {
 	up := uploader.NewUploader(api).WithPartSize(uploadPartSize).WithThreads(g.cfg.UploadThreads)
 	file, err := up.Upload(ctx, uploader.NewUpload(doc.FileName, f, doc.Size))
 	if err != nil {
@@ -270,9 +269,9 @@ func (g *Gateway) refresh(ctx context.Context, api *tg.Client, stale store.Docum
 		return cur, &send.Error{Kind: send.KindRefused, Code: "file_reference_expired", TelegramError: "FILE_REFERENCE_EXPIRED",
 			Message: "the document's file reference expired, it is not in a message to renew it from, and no copy of it is kept: upload it again"}
 	}
-	f, err := os.Open(cur.CopyPath)
+	f, err := g.copies.Open(ctx, cur.CopyPath)
 	if err != nil {
-		return cur, send.Internal(fmt.Errorf("open document copy: %w", err))
+		return cur, send.Internal(err)
 	}
 	defer f.Close()
 	d, err := g.upload(ctx, api, cur, f)

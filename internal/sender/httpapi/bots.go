@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/tgbotsvc/tgbot/internal/bots"
-	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
 	"github.com/tgbotsvc/tgbot/internal/storage"
@@ -27,8 +26,8 @@ type Bot struct {
 	// token (then GW.BotID() tells it).
 	ID     int64
 	GW     Gateway
-	Runner *jobs.Runner
-	Store  *store.Store
+	Runner Runner
+	Store  JobStore
 }
 
 // BotID is the bot's user ID (0 before a tokenless session logged in).
@@ -267,7 +266,7 @@ func (a *API) document(ctx context.Context, bot *Bot, id string) error {
 }
 
 // findJob looks a job up in every bot's store.
-func (a *API) findJob(id string) (*store.Store, store.Job, error) {
+func (a *API) findJob(id string) (JobStore, store.Job, error) {
 	for _, b := range a.bots.All() {
 		job, err := b.Store.Job(id)
 		if err == nil {

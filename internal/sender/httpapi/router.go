@@ -72,7 +72,7 @@ type Options struct {
 type API struct {
 	opts    Options
 	bots    *Bots
-	store   *store.Store // idempotency answers, shared by the bots
+	store   IdempotencyStore // idempotency answers, shared by the bots
 	metrics *metrics.Metrics
 	log     *zap.Logger
 	// access writes the access log: without the caller, which would be
@@ -87,7 +87,7 @@ type API struct {
 
 // New builds the router over the bots in set; st keeps the idempotency
 // answers.
-func New(opts Options, set *Bots, st *store.Store, m *metrics.Metrics, log *zap.Logger) (http.Handler, error) {
+func New(opts Options, set *Bots, st IdempotencyStore, m *metrics.Metrics, log *zap.Logger) (http.Handler, error) {
 	docs, err := newOpenAPIDocs(opts.OpenAPIYAML)
 	if err != nil {
 		return nil, err

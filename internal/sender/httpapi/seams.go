@@ -1,0 +1,35 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
+	"github.com/tgbotsvc/tgbot/internal/sender/store"
+)
+
+// Runner runs a bot's bulk sends: small ones at once (SendAll), large ones
+// as persistent jobs (Submit). *jobs.Runner runs them in this process;
+// natsjobs spreads them over the replicas.
+type Runner interface {
+	SendAll(ctx context.Context, tasks []jobs.Task) []jobs.Outcome
+	// Submit stores a new job; created is false when a job with its ID
+	// exists already (nothing changes then).
+	Submit(job store.Job, items []store.Item) (created bool, err error)
+}
+
+// JobStore reads jobs back; lookups return store.ErrNotFound for unknown
+// IDs.
+type JobStore interface {
+	Job(id string) (store.Job, error)
+	Items(jobID string, offset, limit int) ([]store.Item, error)
+}
+
+// IdempotencyStore keeps Idempotency-Key records.
+type IdempotencyStore interface {
+	// Claim stores rec under key when the key is free, or held by a dead
+	// owner for the same request (claimed=true); otherwise it returns the
+	// record that holds the key.
+	Claim(key string, rec store.IdemRecord) (existing *store.IdemRecord, claimed bool, err error)
+	PutIdempotent(key string, rec store.IdemRecord) error
+	DeleteIdempotent(key string) error
+}

@@ -1,0 +1,65 @@
+package sender
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tgbotsvc/tgbot/internal/natsx"
+	"github.com/tgbotsvc/tgbot/internal/sender/natsstore"
+)
+
+// natsMode is what a sender with NATS_URL set shares with its replicas.
+type natsMode struct {
+	conn   *natsx.Conn
+	stores *natsstore.Stores
+}
+
+// natsStartTimeout bounds connecting and creating the buckets and streams
+// at start (a cluster electing its leaders takes a few seconds).
+const natsStartTimeout = 60 * time.Second
+
+func openNATS(cfg Config, log *zap.Logger) (*natsMode, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), natsStartTimeout)
+	defer cancel()
+	conn, err := natsx.Connect(ctx, cfg.NATS, "tgbot-sender", log.Named("nats"))
+	if err != nil {
+		return nil, fmt.Errorf("NATS_URL: %w", err)
+	}
+	m := &natsMode{conn: conn}
+	err = retryJS(ctx, func() error {
+		m.stores, err = natsstore.Open(ctx, conn, cfg.IdempotencyTTL)
+		return err
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("NATS_URL: %w", err)
+	}
+	return m, nil
+}
+
+// retryJS calls fn until it succeeds or ctx ends: JetStream answers
+// "temporarily unavailable" while a fresh cluster elects its meta leader.
+func retryJS(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// close closes the connection (a nil natsMode is bbolt mode: nothing).
+func (m *natsMode) close() {
+	if m == nil {
+		return
+	}
+	m.conn.Close()
+}
