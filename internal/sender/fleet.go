@@ -18,6 +18,7 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/sender/httpapi"
 	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
+	"github.com/tgbotsvc/tgbot/internal/sender/natsjobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/ratelimit"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
 	"github.com/tgbotsvc/tgbot/internal/tgclient"
@@ -104,10 +105,20 @@ func (s *Service) newUnit(t bots.Token) (*unit, error) {
 		MaxAttempts:   cfg.JobMaxAttempts,
 		ShutdownGrace: cfg.ShutdownTimeout,
 	}, st, gw, m, log.Named("jobs"))
-	return &unit{
+	u := &unit{
 		token: t, gw: gw, m: m, log: log, done: make(chan struct{}), store: st, jobs: runner,
 		bot: &httpapi.Bot{ID: t.ID(), GW: gw, Runner: runner, Store: st},
-	}, nil
+	}
+	if s.nats != nil {
+		// Jobs go to TG_SEND and tg_jobs; the local runner only sends
+		// small bulk requests at once (SendAll).
+		shared := s.nats.queue.New(natsjobs.Config{Config: jobs.Config{
+			MaxAttempts:   cfg.JobMaxAttempts,
+			ShutdownGrace: cfg.ShutdownTimeout,
+		}}, t.ID(), gw, runner, log.Named("jobs"))
+		u.jobs, u.bot.Runner, u.bot.Store = shared, shared, s.nats.queue
+	}
+	return u, nil
 }
 
 // start runs the bot's client and jobs until ctx ends or stop is called. A

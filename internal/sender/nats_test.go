@@ -124,3 +124,78 @@ func TestNATSPeersAcrossReplicas(t *testing.T) {
 	require.NoError(t, json.Unmarshal(resp.Body, &got))
 	require.EqualValues(t, u.ID, got["chat_id"])
 }
+
+// sentCount reads sender_messages_sent_total (all kinds) from s's /metrics.
+func (s *running) sentCount(t testing.TB) int {
+	t.Helper()
+	resp := s.do(t, http.MethodGet, "/metrics", "", nil, nil)
+	require.Equal(t, http.StatusOK, resp.Status)
+	n := 0
+	for _, line := range strings.Split(string(resp.Body), "\n") {
+		if strings.HasPrefix(line, "sender_messages_sent_total{") {
+			var v float64
+			_, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			require.NoError(t, err)
+			n += int(v)
+		}
+	}
+	return n
+}
+
+// TestNATSJobSurvivesAReplica: a job submitted to one replica is sent by
+// both; one replica stops mid-job and the other finishes it; every
+// recipient gets exactly one message, in order per chat.
+func TestNATSJobSurvivesAReplica(t *testing.T) {
+	const n = 400
+	env := emutest.Start(t)
+	srv := natstest.Start(t)
+	replicas := startReplicas(t, env, srv.ClientURL(), 2, map[string]string{
+		"SENDER_ASYNC_THRESHOLD": "10",
+		"SENDER_RATE_PER_SECOND": "60",
+	})
+	a, b := replicas[0], replicas[1]
+	users := newUsers(t, env, n)
+
+	resp := a.postJSON(t, "/api_v1/send_multiple_message", map[string]any{"chat_ids": users, "text": "broadcast"}, nil)
+	require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
+	id := resp.JSON(t)["job_id"].(string)
+	require.Eventually(t, func() bool { return b.sentCount(t) >= 30 }, 30*time.Second, 20*time.Millisecond, "the other replica works on the job too")
+	b.stop()
+	v := a.waitJob(t, id, 60*time.Second)
+	require.Equal(t, n, v.Total)
+	require.Equal(t, n, v.Sent, "every recipient counted once")
+	require.Zero(t, v.Failed)
+	requireOneEach(t, env, users, "broadcast")
+	require.Len(t, v.Results, n)
+	for i, r := range v.Results {
+		require.Equal(t, i, r.Index)
+		require.Equal(t, "sent", r.Status)
+	}
+	require.Positive(t, a.sentCount(t))
+}
+
+// TestNATSJobOrderPerChat: several jobs to the same chats, on two
+// replicas: each chat receives them in the order submitted.
+func TestNATSJobOrderPerChat(t *testing.T) {
+	const chats, jobsN = 20, 5
+	env := emutest.Start(t)
+	srv := natstest.Start(t)
+	replicas := startReplicas(t, env, srv.ClientURL(), 2, map[string]string{"SENDER_ASYNC_THRESHOLD": "0"})
+	users := newUsers(t, env, chats)
+	var ids []string
+	for j := range jobsN {
+		resp := replicas[j%2].postJSON(t, "/api_v1/send_multiple_message", map[string]any{"chat_ids": users, "text": fmt.Sprint(j)}, nil)
+		require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
+		ids = append(ids, resp.JSON(t)["job_id"].(string))
+	}
+	for _, id := range ids {
+		require.Equal(t, chats, replicas[0].waitJob(t, id, 30*time.Second).Sent)
+	}
+	for _, u := range users {
+		msgs := botMessages(t, env, u)
+		require.Len(t, msgs, jobsN)
+		for j, m := range msgs {
+			require.Equal(t, fmt.Sprint(j), m.Text, "user %d", u)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/natsx"
+	"github.com/tgbotsvc/tgbot/internal/sender/natsjobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/natsstore"
 )
 
@@ -15,6 +16,7 @@ import (
 type natsMode struct {
 	conn   *natsx.Conn
 	stores *natsstore.Stores
+	queue  *natsjobs.Queue
 }
 
 // natsStartTimeout bounds connecting and creating the buckets and streams
@@ -30,7 +32,10 @@ func openNATS(cfg Config, log *zap.Logger) (*natsMode, error) {
 	}
 	m := &natsMode{conn: conn}
 	err = retryJS(ctx, func() error {
-		m.stores, err = natsstore.Open(ctx, conn, cfg.IdempotencyTTL)
+		if m.stores, err = natsstore.Open(ctx, conn, cfg.IdempotencyTTL); err != nil {
+			return err
+		}
+		m.queue, err = natsjobs.Open(ctx, conn)
 		return err
 	})
 	if err != nil {
