@@ -30,7 +30,7 @@ type Config struct {
 	BackoffMin  time.Duration    `env:"DRIVER_BACKOFF_INITIAL" envDefault:"1s" usage:"wait after the first failed attempt; doubles per attempt, with jitter"`
 	BackoffMax  time.Duration    `env:"DRIVER_BACKOFF_MAX" envDefault:"5m" usage:"longest wait between attempts (a longer Retry-After is honoured up to 1h)"`
 	Concurrency int              `env:"DRIVER_CONCURRENCY" envDefault:"64" usage:"delivery attempts in flight at once (across chats; each chat is in order)"`
-	MaxInMemory int              `env:"DRIVER_MAX_IN_MEMORY" envDefault:"10000" usage:"undelivered events held in memory; beyond it delivery reads them back from the outbox on disk as it drains"`
+	MaxInMemory int              `env:"DRIVER_MAX_IN_MEMORY" envDefault:"10000" usage:"undelivered events held in memory, shared by the bots (each keeps at least 64); beyond its share a bot's events are read back from the outbox on disk as they drain"`
 
 	config.Log
 	config.Telegram

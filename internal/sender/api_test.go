@@ -113,6 +113,7 @@ func TestAPI(t *testing.T) {
 			{"unknown parse mode", "POST", "/api_v1/send_message", "application/json", `{"chat_id":1,"text":"x","parse_mode":"MarkdownV3"}`, nil, 400, "invalid_argument", "parse_mode"},
 			{"neither chat nor username", "POST", "/api_v1/send_message", "application/json", `{"text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
 			{"both chat and username", "POST", "/api_v1/send_message", "application/json", `{"chat_id":1,"username":"carol_test","text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
+			{"chat id of no chat", "POST", "/api_v1/send_message", "application/json", `{"chat_id":-2000000000005,"text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
 			{"chat id as string", "POST", "/api_v1/send_message", "application/json", `{"chat_id":"12","text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
 			{"bad username", "POST", "/api_v1/send_message", "application/json", `{"username":"@x","text":"x"}`, nil, 400, "invalid_argument", "username"},
 			{"button with both kinds", "POST", "/api_v1/send_message", "application/json", `{"chat_id":1,"text":"x","buttons":[[{"text":"b","url":"https://a.b","callback_data":"c"}]]}`, nil, 400, "invalid_argument", "buttons[0][0]"},

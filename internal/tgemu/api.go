@@ -54,6 +54,13 @@ type Message struct {
 	Silent      bool          `json:"silent,omitempty"`
 	// Date is unix seconds.
 	Date int64 `json:"date"`
+	// EditDate is when the message was last edited (unix seconds), 0 if never.
+	EditDate int64 `json:"edit_date,omitempty"`
+	Pinned   bool  `json:"pinned,omitempty"`
+	// ProtectContent: the message may not be forwarded or saved.
+	ProtectContent bool `json:"protect_content,omitempty"`
+	// LinkPreviewDisabled: the sender asked for no link preview.
+	LinkPreviewDisabled bool `json:"link_preview_disabled,omitempty"`
 }
 
 // DocumentInfo describes a message's document.
@@ -288,18 +295,24 @@ func (s *Server) UserSendMessage(userID, botID int64, text string) (int, error) 
 // get updateBotCallbackQuery; the bot answers with
 // messages.setBotCallbackAnswer.
 func (s *Server) UserPressButton(userID, botID int64, msgID int, data []byte) error {
+	_, err := s.PressButton(userID, botID, msgID, data)
+	return err
+}
+
+// PressButton is UserPressButton that returns the callback query's ID.
+func (s *Server) PressButton(userID, botID int64, msgID int, data []byte) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, bot, err := s.userAndBotLocked(userID, botID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	m := bot.byID[msgID]
 	if m == nil || m.Peer != (peerKey{ID: u.ID}) || !m.Out {
-		return fmt.Errorf("%w: message %d of the bot in this chat", ErrNotFound, msgID)
+		return 0, fmt.Errorf("%w: message %d of the bot in this chat", ErrNotFound, msgID)
 	}
 	if !hasCallbackButton(decodeMarkup(m.Markup), data) {
-		return fmt.Errorf("%w: message %d has no inline button with this callback data", ErrInvalid, msgID)
+		return 0, fmt.Errorf("%w: message %d has no inline button with this callback data", ErrInvalid, msgID)
 	}
 	cb := &callback{
 		QueryID:      s.randInt63(),
@@ -327,7 +340,7 @@ func (s *Server) UserPressButton(userID, botID int64, msgID int, data []byte) er
 			Date:  int(s.now().Unix()),
 		}
 	})
-	return nil
+	return cb.QueryID, nil
 }
 
 func hasCallbackButton(m tg.ReplyMarkupClass, data []byte) bool {
@@ -388,6 +401,7 @@ func (s *Server) messagesViewLocked(ms []*message) []Message {
 			Entities:    entitiesView(decodeEntities(m.Entities)),
 			ReplyMarkup: markupView(decodeMarkup(m.Markup)),
 		}
+		v.EditDate, v.Pinned, v.ProtectContent, v.LinkPreviewDisabled = int64(m.EditDate), m.Pinned, m.NoForwards, m.NoWebpage
 		if d := s.st.Documents[m.DocID]; d != nil {
 			v.Document = &DocumentInfo{ID: d.ID, Name: d.Name, Size: d.Size, MimeType: d.MimeType, SHA256: d.SHA256}
 		}

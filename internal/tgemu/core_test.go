@@ -28,12 +28,18 @@ type receiver struct {
 	gaps   *updates.Manager
 	msgs   chan *tg.Message
 	cbs    chan *tg.UpdateBotCallbackQuery
+	edits  chan *tg.UpdateEditMessage
 }
 
 func newReceiver(t *testing.T, env *emutest.Env, sessionPath string, storage updates.StateStorage) *receiver {
 	t.Helper()
 	d := tg.NewUpdateDispatcher()
-	r := &receiver{msgs: make(chan *tg.Message, 100), cbs: make(chan *tg.UpdateBotCallbackQuery, 100)}
+	r := &receiver{msgs: make(chan *tg.Message, 100), cbs: make(chan *tg.UpdateBotCallbackQuery, 100),
+		edits: make(chan *tg.UpdateEditMessage, 100)}
+	d.OnEditMessage(func(ctx context.Context, e tg.Entities, u *tg.UpdateEditMessage) error {
+		r.edits <- u
+		return nil
+	})
 	d.OnNewMessage(func(ctx context.Context, e tg.Entities, u *tg.UpdateNewMessage) error {
 		if m, ok := u.Message.(*tg.Message); ok && !m.Out {
 			r.msgs <- m

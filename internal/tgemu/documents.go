@@ -295,6 +295,7 @@ func (s *Server) messagesSendMedia(c *call, req *tg.MessagesSendMediaRequest) (b
 		peer: peer, text: req.Message, entities: req.Entities, markup: req.ReplyMarkup,
 		media:   func() (*document, error) { return s.mediaDocumentLocked(c.acc, req.Media) },
 		replyTo: replyToID(req.ReplyTo), silent: req.Silent, randomID: req.RandomID,
+		noForwards: req.Noforwards,
 	})
 	if err != nil {
 		return nil, err

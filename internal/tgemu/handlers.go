@@ -51,6 +51,9 @@ func (s *Server) buildRoutes() map[uint32]route {
 		tg.LangpackGetLangPackRequestTypeID:              handler(true, s.langpackGetLangPack),
 		tg.ChannelsGetChannelsRequestTypeID:              handler(false, s.channelsGetChannels),
 		tg.MessagesSetBotPrecheckoutResultsRequestTypeID: handler(false, s.messagesSetBotPrecheckoutResults),
+		tg.MessagesEditMessageRequestTypeID:              handler(false, s.messagesEditMessage),
+		tg.MessagesDeleteMessagesRequestTypeID:           handler(false, s.messagesDeleteMessages),
+		tg.MessagesUpdatePinnedMessageRequestTypeID:      handler(false, s.messagesUpdatePinnedMessage),
 	}
 }
 
@@ -296,6 +299,11 @@ func (s *Server) updatesGetDifference(c *call, req *tg.UpdatesGetDifferenceReque
 			msgs = append(msgs, &message{FromID: e.Callback.UserID, Peer: e.Callback.Peer})
 			continue
 		}
+		if u, ms, ok := s.otherUpdateLocked(acc, e); ok {
+			other = append(other, u)
+			msgs = append(msgs, ms...)
+			continue
+		}
 		if m := acc.byID[e.MsgID]; m != nil {
 			news = append(news, s.messageTLLocked(m))
 			msgs = append(msgs, m)
@@ -342,10 +350,6 @@ func (s *Server) botsSetBotCommands(*call, *tg.BotsSetBotCommandsRequest) (bin.E
 }
 
 func (s *Server) botsResetBotCommands(*call, *tg.BotsResetBotCommandsRequest) (bin.Encoder, error) {
-	return boolResult(true), nil
-}
-
-func (s *Server) messagesSetTyping(*call, *tg.MessagesSetTypingRequest) (bin.Encoder, error) {
 	return boolResult(true), nil
 }
 

@@ -39,6 +39,7 @@ func (s *Server) Handler() http.Handler {
 		})
 		r.Post("/users/{id}/messages", endpoint(s, http.StatusCreated, s.httpUserSendMessage))
 		r.Get("/users/{id}/messages", endpoint(s, http.StatusOK, s.httpUserMessages))
+		r.Patch("/users/{id}/messages/{message_id}", endpoint(s, http.StatusOK, s.httpUserEditMessage))
 		r.Post("/users/{id}/callbacks", endpoint(s, http.StatusCreated, s.httpUserPressButton))
 		r.Post("/users/{id}/block", endpoint(s, http.StatusOK, s.httpBlock(true)))
 		r.Post("/users/{id}/unblock", endpoint(s, http.StatusOK, s.httpBlock(false)))
@@ -212,7 +213,7 @@ func (s *Server) httpUserMessages(r *http.Request, id int64, _ struct{}) (any, e
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]Message{"messages": msgs}, nil
+	return userMessagesOut{Messages: msgs, ChatAction: s.ChatAction(id, botID)}, nil
 }
 
 type callbackIn struct {
@@ -222,10 +223,11 @@ type callbackIn struct {
 }
 
 func (s *Server) httpUserPressButton(_ *http.Request, id int64, in callbackIn) (any, error) {
-	if err := s.UserPressButton(id, in.BotID, in.MessageID, []byte(in.Data)); err != nil {
+	q, err := s.PressButton(id, in.BotID, in.MessageID, []byte(in.Data))
+	if err != nil {
 		return nil, err
 	}
-	return map[string]bool{"ok": true}, nil
+	return map[string]any{"ok": true, "callback_query_id": strconv.FormatInt(q, 10)}, nil
 }
 
 type blockIn struct {
@@ -287,7 +289,7 @@ func (s *Server) httpGroupMessages(r *http.Request, id int64, _ struct{}) (any, 
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]Message{"messages": msgs}, nil
+	return userMessagesOut{Messages: msgs, ChatAction: s.GroupChatAction(id, botID)}, nil
 }
 
 func (s *Server) httpSetLimits(_ *http.Request, _ int64, in Limits) (any, error) {

@@ -28,6 +28,9 @@ func (s *Server) messageTLLocked(m *message) *tg.Message {
 		ID:          m.ID,
 		Out:         m.Out,
 		Silent:      m.Silent,
+		Pinned:      m.Pinned,
+		Noforwards:  m.NoForwards,
+		EditDate:    m.EditDate,
 		PeerID:      m.Peer.tl(),
 		Date:        m.Date,
 		Message:     m.Text,
@@ -128,6 +131,8 @@ type outgoing struct {
 	replyTo  int
 	silent   bool
 	randomID int64
+	// noForwards (protect_content) and noWebpage (no link preview).
+	noForwards, noWebpage bool
 }
 
 // sendLocked delivers o from acc: the sender's copy, then a copy in every
@@ -176,6 +181,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 	mine := &message{
 		Peer: o.peer, FromID: acc.ID, Out: true, Date: date, Text: o.text, Entities: ents, Markup: markup,
 		DocID: docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID,
+		NoForwards: o.noForwards, NoWebpage: o.noWebpage,
 	}
 	acc.addMessage(mine)
 	s.pushMessageLocked(acc, mine, callerSession)
@@ -187,7 +193,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		}
 		theirs := &message{
 			Peer: peer, FromID: acc.ID, Date: date, Text: o.text, Entities: ents, Markup: markup,
-			DocID: docID, Silent: o.silent,
+			DocID: docID, Silent: o.silent, SrcID: mine.ID, NoForwards: o.noForwards, NoWebpage: o.noWebpage,
 		}
 		if o.replyTo != 0 {
 			theirs.ReplyTo = s.counterpartLocked(acc, r, o.replyTo)
@@ -264,6 +270,7 @@ func (s *Server) messagesSendMessage(c *call, req *tg.MessagesSendMessageRequest
 	m, _, err := s.sendLocked(c.acc, c.req.Session.ID, outgoing{
 		peer: peer, text: req.Message, entities: req.Entities, markup: req.ReplyMarkup,
 		replyTo: replyToID(req.ReplyTo), silent: req.Silent, randomID: req.RandomID,
+		noForwards: req.Noforwards, noWebpage: req.NoWebpage,
 	})
 	if err != nil {
 		return nil, err

@@ -27,7 +27,8 @@ type state struct {
 	byUsername map[string]int64
 	byPhone    map[string]int64
 	uploads    map[uploadKey]*upload
-	callbacks  map[int64]*callback // query ID -> callback awaiting an answer
+	callbacks  map[int64]*callback  // query ID -> callback awaiting an answer
+	actions    map[actionKey]string // last chat action per dialog (edits.go)
 }
 
 type authKeyInfo struct {
@@ -48,6 +49,7 @@ func newState() *state {
 		byPhone:    map[string]int64{},
 		uploads:    map[uploadKey]*upload{},
 		callbacks:  map[int64]*callback{},
+		actions:    map[actionKey]string{},
 	}
 }
 
@@ -71,6 +73,7 @@ func (st *state) reindex() {
 	st.byPhone = map[string]int64{}
 	st.uploads = map[uploadKey]*upload{}
 	st.callbacks = map[int64]*callback{}
+	st.actions = map[actionKey]string{}
 	for _, a := range st.Accounts {
 		a.reindex()
 		if a.Username != "" {
@@ -206,6 +209,12 @@ type logEntry struct {
 	Pts      int       `json:"pts"`
 	MsgID    int       `json:"msg_id,omitempty"`
 	Callback *callback `json:"callback,omitempty"`
+	// Edit, Deleted and Pin are the other changes of a box (edits.go);
+	// PtsCount is how many pts a deletion took.
+	Edit     bool      `json:"edit,omitempty"`
+	Deleted  []int     `json:"deleted,omitempty"`
+	Pin      *pinEntry `json:"pin,omitempty"`
+	PtsCount int       `json:"pts_count,omitempty"`
 }
 
 type callback struct {
@@ -245,6 +254,12 @@ type message struct {
 	ReplyTo  int     `json:"reply_to,omitempty"`
 	Silent   bool    `json:"silent,omitempty"`
 	RandomID int64   `json:"random_id,omitempty"`
+	// SrcID is, in a recipient's copy, the ID of the sender's copy.
+	SrcID      int  `json:"src_id,omitempty"`
+	EditDate   int  `json:"edit_date,omitempty"`
+	Pinned     bool `json:"pinned,omitempty"`
+	NoForwards bool `json:"no_forwards,omitempty"`
+	NoWebpage  bool `json:"no_webpage,omitempty"`
 }
 
 func encodeEntities(ents []tg.MessageEntityClass) []byte {

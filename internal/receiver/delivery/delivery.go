@@ -14,11 +14,14 @@
 // 10,000 small queue entries, not 10,000 goroutines.
 //
 // Paging: every event is in the outbox on disk, so the dispatcher holds at
-// most MaxInMemory of them (when the store is a Pager). Once that many wait,
-// it stops keeping pushed records and instead reads the outbox in sequence
-// order, a window at a time, as the queues drain; when a read comes back
-// short and every record dropped meanwhile was read, it takes pushed
-// records again. A downstream outage costs disk, not memory.
+// most MaxInMemory of them (when the store is a Pager), shared fairly by the
+// bots: each bot has a lane that holds at most its share. Once a lane's
+// share waits, it stops keeping that bot's pushed records and instead reads
+// the bot's queue in the outbox in sequence order, a window at a time, as
+// its chats drain; when a read comes back short and every record dropped
+// meanwhile was read, it takes pushed records again. A downstream outage
+// costs disk, not memory, and a bot whose events keep failing fills its
+// own share only: the other bots' events keep flowing.
 //
 // Limitations:
 //   - A replayed dead letter goes to the end of its chat's queue.
@@ -101,15 +104,33 @@ type Store interface {
 	Dead(r outbox.Record)
 }
 
-// Pager is a Store that can list its queued records by sequence number
-// (outbox.Store.Page). With one the dispatcher bounds its memory, and it
-// reads the records already in the store when Run starts (no Push needed
-// for them); without one it holds every record pushed.
+// Pager is a Store that can list each bot's queued records by sequence
+// number (outbox.Store.PageBot). With one the dispatcher bounds its memory,
+// and it reads the records already in the store when Run starts (no Push
+// needed for them); without one it holds every record pushed.
 type Pager interface {
 	Store
-	// Page returns at most n queued records with Seq above after, in
-	// sequence order.
-	Page(after uint64, n int) ([]outbox.Record, error)
+	// PageBot returns at most n queued records of bot with Seq above
+	// after, in sequence order.
+	PageBot(bot int64, after uint64, n int) ([]outbox.Record, error)
+	// Bots lists the bots with queued records.
+	Bots() ([]int64, error)
+}
+
+// minShare is the fewest records a bot's lane may hold, however many bots
+// share MaxInMemory: the dispatcher holds at most MaxInMemory records plus
+// minShare for each bot beyond the first.
+const minShare = 64
+
+// lane is the paging state of one bot; under Dispatcher.mu.
+type lane struct {
+	bot     int64
+	held    int    // records of this bot in the chat queues
+	paged   bool   // pushed records above from are dropped and read back
+	from    uint64 // paging covers sequence numbers above it...
+	cursor  uint64 // ...read from the store up to here
+	skipTo  uint64 // after paging: pushed records in (from, skipTo] were read
+	dropped uint64 // highest sequence number dropped while paged
 }
 
 // chatState is where a chat is in its cycle; it changes under Dispatcher.mu.
@@ -218,15 +239,13 @@ type Dispatcher struct {
 	stopping bool
 	wg       sync.WaitGroup
 
+	held int // records in the chat queues
+
 	// Paging (with a Pager); under mu.
-	pager    Pager
-	held     int    // records in the chat queues
-	paged    bool   // pushed records above from are dropped and read back
-	from     uint64 // paging covers sequence numbers above it...
-	cursor   uint64 // ...read from the store up to here
-	skipTo   uint64 // after paging: pushed records in (from, skipTo] were read
-	dropped  uint64 // highest sequence number dropped while paged
-	pageKick chan struct{}
+	pager       Pager
+	lanes       map[int64]*lane
+	pageKick    chan struct{}
+	relistAtRun bool // New could not list the bots (read-only after New)
 }
 
 // New returns a dispatcher; call Run to start delivering.
@@ -242,11 +261,36 @@ func New(cfg Config, drv driver.Driver, store Store, m *metrics.Metrics, log *za
 	}
 	d.cond.L = &d.mu
 	if p, ok := store.(Pager); ok {
-		// Start paged from sequence 0: the backlog on disk is read in
-		// windows by Run, not handed over all at once.
-		d.pager, d.paged, d.pageKick = p, true, make(chan struct{}, 1)
+		d.pager, d.lanes, d.pageKick = p, map[int64]*lane{}, make(chan struct{}, 1)
+		bots, err := p.Bots()
+		if err != nil {
+			// Listed again by Run's pager.
+			d.log.Error("list the bots with queued events", zap.Error(err))
+			d.relistAtRun = true
+		}
+		for _, bot := range bots {
+			// Paged from sequence 0: the backlog on disk is read in
+			// windows by Run, not handed over all at once.
+			d.lanes[bot] = &lane{bot: bot, paged: true}
+		}
 	}
 	return d
+}
+
+// share is how many records one lane may hold.
+func (d *Dispatcher) shareLocked() int {
+	return max(d.cfg.MaxInMemory/max(1, len(d.lanes)), minShare)
+}
+
+// laneLocked returns the lane of bot, creating it (not paged: a bot first
+// seen in a push has nothing older on disk).
+func (d *Dispatcher) laneLocked(bot int64) *lane {
+	l := d.lanes[bot]
+	if l == nil {
+		l = &lane{bot: bot}
+		d.lanes[bot] = l
+	}
+	return l
 }
 
 // Held is the number of undelivered records in memory.
@@ -263,7 +307,7 @@ func (d *Dispatcher) Push(recs []outbox.Record) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range recs {
-		if d.pager != nil && !d.keepLocked(recs[i].Seq) {
+		if d.pager != nil && !d.keepLocked(d.laneLocked(recs[i].Event.BotID), recs[i].Seq) {
 			continue
 		}
 		d.addLocked(recs[i])
@@ -274,24 +318,30 @@ func (d *Dispatcher) Push(recs []outbox.Record) {
 // be read back from the store. Records at or below from were pushed late
 // by a concurrent caller and were never read; records paging read (or will
 // read) are dropped.
-func (d *Dispatcher) keepLocked(seq uint64) bool {
+func (d *Dispatcher) keepLocked(l *lane, seq uint64) bool {
 	switch {
-	case seq <= d.from:
+	case seq <= l.from:
 		return true
-	case d.paged:
-		d.dropped = max(d.dropped, seq)
+	case l.paged:
+		l.dropped = max(l.dropped, seq)
 		return false
-	case seq <= d.skipTo:
+	case seq <= l.skipTo:
 		return false
-	case d.held >= d.cfg.MaxInMemory:
-		d.paged, d.from, d.dropped = true, d.cursor, seq
+	case l.held >= d.shareLocked(), d.held >= d.cfg.MaxInMemory && l.held >= minShare:
+		// Its share is full, or memory is full and it has its minimum: a
+		// lane that filled a larger share before more bots came keeps it
+		// until it drains, and never stops the others.
+		l.paged, l.from, l.dropped = true, l.cursor, seq
 		return false
 	}
-	d.cursor = max(d.cursor, seq)
+	l.cursor = max(l.cursor, seq)
 	return true
 }
 
 func (d *Dispatcher) addLocked(r outbox.Record) {
+	if d.pager != nil {
+		d.laneLocked(r.Event.BotID).held++
+	}
 	key := chatKey{bot: r.Event.BotID, chat: r.Event.ChatID()}
 	q := d.chats[key]
 	if q == nil {
@@ -311,11 +361,15 @@ func (d *Dispatcher) addLocked(r outbox.Record) {
 // is tried again.
 const pageRetry = 20 * time.Millisecond
 
-// page reads the outbox into the queues while paged: a window whenever
-// fewer than half of MaxInMemory records are held, until it catches up.
+// page reads the outbox into the queues for every paged lane: a window
+// of its bot's queue whenever the lane holds at most half its share, until
+// it catches up.
 func (d *Dispatcher) page(ctx context.Context) {
 	retry := time.NewTimer(0)
 	defer retry.Stop()
+	if d.relistAtRun {
+		d.relist()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -323,38 +377,81 @@ func (d *Dispatcher) page(ctx context.Context) {
 		case <-d.pageKick:
 		case <-retry.C:
 		}
-		d.mu.Lock()
-		want := d.cfg.MaxInMemory - d.held
-		after, due := d.cursor, d.paged && d.held <= d.cfg.MaxInMemory/2
-		d.mu.Unlock()
-		if !due {
-			continue
+		if wait := d.pageLanes(ctx); wait > 0 {
+			retry.Reset(wait)
 		}
-		recs, err := d.pager.Page(after, want)
+	}
+}
+
+// relist adds a paged lane for every bot with queued records that has none.
+func (d *Dispatcher) relist() {
+	bots, err := d.pager.Bots()
+	if err != nil {
+		d.log.Error("list the bots with queued events", zap.Error(err))
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, bot := range bots {
+		if d.lanes[bot] == nil {
+			d.lanes[bot] = &lane{bot: bot, paged: true}
+		}
+	}
+}
+
+// pageLanes reads one window for each lane that is due, and says how soon
+// to look again when a lane waits for records still being committed (or
+// a read failed); 0 = when kicked.
+func (d *Dispatcher) pageLanes(ctx context.Context) time.Duration {
+	type read struct {
+		l     *lane
+		after uint64
+		want  int
+	}
+	d.mu.Lock()
+	share := d.shareLocked()
+	var due []read
+	for _, l := range d.lanes {
+		if l.paged && l.held <= share/2 {
+			due = append(due, read{l, l.cursor, share - l.held})
+		}
+	}
+	d.mu.Unlock()
+
+	var wait time.Duration
+	for _, r := range due {
+		if ctx.Err() != nil {
+			return 0
+		}
+		recs, err := d.pager.PageBot(r.l.bot, r.after, r.want)
 		if err != nil {
-			d.log.Error("read the outbox, will retry", zap.Error(err))
-			retry.Reset(time.Second)
+			d.log.Error("read the outbox, will retry", zap.Int64("bot_id", r.l.bot), zap.Error(err))
+			wait = time.Second
 			continue
 		}
 		d.mu.Lock()
 		for i := range recs {
 			d.addLocked(recs[i])
 		}
+		l := r.l
 		if len(recs) > 0 {
-			d.cursor = recs[len(recs)-1].Seq
+			l.cursor = recs[len(recs)-1].Seq
 		}
 		switch {
-		case len(recs) == want:
+		case len(recs) == r.want:
 			d.kickPage() // more may wait: read again once drained
-		case d.dropped <= d.cursor:
+		case l.dropped <= l.cursor:
 			// Caught up: every dropped record was read.
-			d.paged, d.skipTo = false, d.cursor
+			l.paged, l.skipTo = false, l.cursor
 		default:
 			// Dropped records not committed yet.
-			retry.Reset(pageRetry)
+			if wait == 0 || wait > pageRetry {
+				wait = pageRetry
+			}
 		}
 		d.mu.Unlock()
 	}
+	return wait
 }
 
 func (d *Dispatcher) kickPage() {
@@ -469,8 +566,11 @@ func (d *Dispatcher) work() {
 		case attemptDone:
 			q.pop()
 			d.held--
-			if d.paged && d.held <= d.cfg.MaxInMemory/2 {
-				d.kickPage()
+			if l := d.lanes[q.key.bot]; l != nil {
+				l.held--
+				if l.paged && l.held <= d.shareLocked()/2 {
+					d.kickPage()
+				}
 			}
 		case attemptRetry:
 			q.recs[q.head] = rec // attempts and last error, for the next try

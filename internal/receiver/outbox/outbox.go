@@ -49,15 +49,16 @@ import (
 
 // Bucket names in receiver.db.
 const (
-	bucketEvents   = "events"    // seq -> Record
-	bucketIDs      = "event_ids" // event ID -> seq(8) + created unix nanos(8)
-	bucketDead     = "dead"      // event ID -> Record
-	bucketState    = "upd_state" // user ID -> updates.State
-	bucketChannels = "upd_chan"  // user ID + channel ID -> channel state
+	bucketEvents   = "events"        // seq -> Record
+	bucketIDs      = "event_ids"     // event ID -> seq(8) + created unix nanos(8) + bot ID(8)
+	bucketByBot    = "events_by_bot" // bot ID(8) + seq(8) -> nothing: each bot's queue in order
+	bucketDead     = "dead"          // event ID -> Record
+	bucketState    = "upd_state"     // user ID -> updates.State
+	bucketChannels = "upd_chan"      // user ID + channel ID -> channel state
 )
 
 // Buckets lists the buckets to open receiver.db with.
-var Buckets = []string{bucketEvents, bucketIDs, bucketDead, bucketState, bucketChannels}
+var Buckets = []string{bucketEvents, bucketIDs, bucketDead, bucketState, bucketChannels, bucketByBot}
 
 // LazyFlush is how long acks and update state may wait for a commit.
 const LazyFlush = 100 * time.Millisecond
@@ -194,6 +195,9 @@ func Open(db *storage.DB, opts Options) (*Store, error) {
 		})
 	})
 	if err != nil {
+		return nil, fmt.Errorf("load outbox: %w", err)
+	}
+	if err := indexByBot(db, s.log); err != nil {
 		return nil, fmt.Errorf("load outbox: %w", err)
 	}
 	return s, nil
@@ -491,7 +495,8 @@ func (s *Store) commit() error {
 	var added []Record
 	var delta int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := &commitTx{tx: tx, events: tx.Bucket([]byte(bucketEvents)), ids: tx.Bucket([]byte(bucketIDs))}
+		w := &commitTx{tx: tx, events: tx.Bucket([]byte(bucketEvents)), ids: tx.Bucket([]byte(bucketIDs)),
+			byBot: tx.Bucket([]byte(bucketByBot))}
 		for _, step := range []func(*batch) error{w.adds, w.rewrites, w.acks, w.deads, w.states} {
 			if err := step(b); err != nil {
 				return err
@@ -527,19 +532,33 @@ func (s *Store) commit() error {
 // commitTx applies one batch inside a bbolt transaction, one method per
 // kind of operation; delta is the change of the queue's depth.
 type commitTx struct {
-	tx          *bolt.Tx
-	events, ids *bolt.Bucket
-	added       []Record
-	delta       int64
+	tx                 *bolt.Tx
+	events, ids, byBot *bolt.Bucket
+	added              []Record
+	delta              int64
 }
 
-// seqOf finds the record of an event ID, if it is still queued.
-func (w *commitTx) seqOf(id string) ([]byte, bool) {
+// seqOf finds the record of an event ID, if it is still queued: its key
+// in the events bucket and its key in the per-bot index.
+func (w *commitTx) seqOf(id string) (key, botKey []byte, ok bool) {
 	v := w.ids.Get([]byte(id))
-	if len(v) != 16 || w.events.Get(v[:8]) == nil {
-		return nil, false
+	if len(v) != idValueLen || w.events.Get(v[:8]) == nil {
+		return nil, nil, false
 	}
-	return append([]byte(nil), v[:8]...), true
+	key = append([]byte(nil), v[:8]...)
+	return key, append(append([]byte(nil), v[16:24]...), key...), true
+}
+
+// dequeue deletes a queued record and its index entry.
+func (w *commitTx) dequeue(key, botKey []byte) error {
+	if err := w.events.Delete(key); err != nil {
+		return fmt.Errorf("delete event: %w", err)
+	}
+	if err := w.byBot.Delete(botKey); err != nil {
+		return fmt.Errorf("delete event index: %w", err)
+	}
+	w.delta--
+	return nil
 }
 
 // adds queues new events (a replayed update's are already known by ID).
@@ -554,8 +573,8 @@ func (w *commitTx) adds(b *batch) error {
 		if err := storage.Put(w.tx, bucketEvents, storage.Uint64Key(r.Seq), r); err != nil {
 			return err
 		}
-		if err := w.ids.Put([]byte(r.Event.ID), idValue(r.Seq, r.Enqueued)); err != nil {
-			return fmt.Errorf("put event id: %w", err)
+		if err := putIDs(w.ids, w.byBot, r); err != nil {
+			return err
 		}
 		if a.out != nil {
 			*a.out = r
@@ -569,7 +588,7 @@ func (w *commitTx) adds(b *batch) error {
 // rewrites stores the new attempt counts of events still queued.
 func (w *commitTx) rewrites(b *batch) error {
 	for _, r := range b.rewrites {
-		key, ok := w.seqOf(r.Event.ID)
+		key, _, ok := w.seqOf(r.Event.ID)
 		if !ok {
 			continue // acked or dead meanwhile
 		}
@@ -584,14 +603,13 @@ func (w *commitTx) rewrites(b *batch) error {
 // acks deletes delivered events (their IDs stay, to drop replays).
 func (w *commitTx) acks(b *batch) error {
 	for _, id := range b.acks {
-		key, ok := w.seqOf(id)
+		key, botKey, ok := w.seqOf(id)
 		if !ok {
 			continue
 		}
-		if err := w.events.Delete(key); err != nil {
-			return fmt.Errorf("delete event: %w", err)
+		if err := w.dequeue(key, botKey); err != nil {
+			return err
 		}
-		w.delta--
 	}
 	return nil
 }
@@ -599,12 +617,11 @@ func (w *commitTx) acks(b *batch) error {
 // deads moves events to the dead letters.
 func (w *commitTx) deads(b *batch) error {
 	for _, r := range b.deads {
-		if key, ok := w.seqOf(r.Event.ID); ok {
+		if key, botKey, ok := w.seqOf(r.Event.ID); ok {
 			r.Seq = storage.KeyUint64(key)
-			if err := w.events.Delete(key); err != nil {
-				return fmt.Errorf("delete event: %w", err)
+			if err := w.dequeue(key, botKey); err != nil {
+				return err
 			}
-			w.delta--
 		}
 		if err := storage.Put(w.tx, bucketDead, []byte(r.Event.ID), r); err != nil {
 			return err
@@ -650,10 +667,14 @@ func (s *Store) nextSeq() uint64 {
 	return s.seq
 }
 
-func idValue(seq uint64, created time.Time) []byte {
-	v := make([]byte, 16)
+// idValueLen is the length of a value in the event IDs bucket.
+const idValueLen = 24
+
+func idValue(seq uint64, created time.Time, bot int64) []byte {
+	v := make([]byte, idValueLen)
 	binary.BigEndian.PutUint64(v, seq)
 	binary.BigEndian.PutUint64(v[8:], uint64(created.UnixNano()))
+	binary.BigEndian.PutUint64(v[16:], uint64(bot))
 	return v
 }
 
@@ -668,7 +689,7 @@ func (s *Store) prune() error {
 		events, ids := tx.Bucket([]byte(bucketEvents)), tx.Bucket([]byte(bucketIDs))
 		var drop [][]byte
 		err := ids.ForEach(func(k, v []byte) error {
-			if len(v) != 16 || int64(binary.BigEndian.Uint64(v[8:])) > cutoff {
+			if len(v) < 16 || int64(binary.BigEndian.Uint64(v[8:16])) > cutoff {
 				return nil
 			}
 			if events.Get(v[:8]) != nil {
@@ -772,8 +793,8 @@ func (s *Store) Replay(ids ...string) ([]Record, error) {
 			if err := keepSequence(events, seq); err != nil {
 				return err
 			}
-			if err := tx.Bucket([]byte(bucketIDs)).Put([]byte(id), idValue(seq, now)); err != nil {
-				return fmt.Errorf("put event id: %w", err)
+			if err := putIDs(tx.Bucket([]byte(bucketIDs)), tx.Bucket([]byte(bucketByBot)), r); err != nil {
+				return err
 			}
 			if err := dead.Delete([]byte(id)); err != nil {
 				return fmt.Errorf("delete dead letter: %w", err)

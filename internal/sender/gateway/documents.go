@@ -27,32 +27,11 @@ import (
 // to saveBigFilePart above 10 MiB by itself.
 const uploadPartSize = 512 * 1024
 
-// NewDocument describes a file being uploaded.
-type NewDocument struct {
-	FileName string
-	MimeType string
-}
-
-// Spool is an uploaded file kept in the documents directory, with its size
-// and SHA-256, until CreateDocument sends it to Telegram. Close removes it
-// (a copy kept on disk was moved away already).
-type Spool struct {
-	f      *os.File
-	Size   int64
-	SHA256 string
-}
-
-// Close removes the file unless it was moved away as the document's copy.
-func (s *Spool) Close() error {
-	err := s.f.Close()
-	_ = os.Remove(s.f.Name())
-	return err
-}
-
 // Spool streams r to a file in the documents directory (never holding the
-// file in memory), hashing it as it goes. The file must be 1 to maxSize
-// bytes long.
-func (g *Gateway) Spool(r io.Reader, maxSize int64) (*Spool, error) {
+// file in memory), hashing it as it goes, and keeps it there until
+// CreateDocument sends it to Telegram. The file must be 1 to maxSize bytes
+// long.
+func (g *Gateway) Spool(r io.Reader, maxSize int64) (*send.Spool, error) {
 	if err := os.MkdirAll(g.cfg.DocumentsDir, 0o700); err != nil {
 		return nil, send.Internal(fmt.Errorf("documents dir: %w", err))
 	}
@@ -60,7 +39,7 @@ func (g *Gateway) Spool(r io.Reader, maxSize int64) (*Spool, error) {
 	if err != nil {
 		return nil, send.Internal(fmt.Errorf("spool document: %w", err))
 	}
-	s := &Spool{f: f}
+	s := send.NewSpool(f)
 	sum := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(r, maxSize+1))
 	switch {
@@ -85,7 +64,7 @@ func (g *Gateway) Spool(r io.Reader, maxSize int64) (*Spool, error) {
 // CreateDocument uploads a spooled file to Telegram once and stores it
 // under a new opaque document ID. The copy on disk is kept when KeepCopies
 // is set, so the document stays usable however its file reference ages.
-func (g *Gateway) CreateDocument(ctx context.Context, nd NewDocument, sp *Spool) (store.Document, error) {
+func (g *Gateway) CreateDocument(ctx context.Context, nd send.NewDocument, sp *send.Spool) (store.Document, error) {
 	api, err := g.client()
 	if err != nil {
 		return store.Document{}, err
@@ -104,19 +83,16 @@ func (g *Gateway) CreateDocument(ctx context.Context, nd NewDocument, sp *Spool)
 		ID: id, FileName: nd.FileName, Size: sp.Size, MimeType: nd.MimeType,
 		SHA256: sp.SHA256, CreatedAt: time.Now().UTC(),
 	}
-	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+	if _, err := sp.File().Seek(0, io.SeekStart); err != nil {
 		return store.Document{}, send.Internal(err)
 	}
-	tgDoc, err := g.upload(ctx, api, doc, sp.f)
+	tgDoc, err := g.upload(ctx, api, doc, sp.File())
 	if err != nil {
 		return store.Document{}, err
 	}
 	doc.TG = tgDoc
 	if g.cfg.KeepCopies {
-		if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
-			return store.Document{}, send.Internal(err)
-		}
-		ref, err := g.copies.Keep(ctx, id, sp.f)
+		ref, err := g.copies.Keep(ctx, id, sp)
 		if err != nil {
 			return store.Document{}, send.Internal(err)
 		}
@@ -208,6 +184,7 @@ func (g *Gateway) sendDocument(ctx context.Context, api *tg.Client, peer tg.Inpu
 			Silent:      req.Silent,
 			ReplyTo:     replyTo(req.ReplyTo),
 			RandomID:    randomID,
+			Noforwards:  req.ProtectContent,
 		})
 	}
 	updates, err := sendOnce(doc.TG)

@@ -60,6 +60,15 @@ var refusals = map[string]refusal{
 	"FILE_PARTS_INVALID": {"upload_failed", send.KindRefused, "the upload reached Telegram incomplete: upload the document again"},
 	"FILE_REFERENCE_EXPIRED": {"file_reference_expired", send.KindRefused,
 		"the document's file reference expired and could not be renewed: upload the document again"},
+	"MESSAGE_ID_INVALID": {"message_not_found", send.KindRefused, "no message with this ID in this chat"},
+	"MESSAGE_NOT_MODIFIED": {"message_not_modified", send.KindRefused,
+		"the new text, caption and buttons are the same as the message's"},
+	"MESSAGE_AUTHOR_REQUIRED":   {"forbidden", send.KindRefused, "the bot can only edit messages it sent"},
+	"MESSAGE_EDIT_TIME_EXPIRED": {"forbidden", send.KindRefused, "the message is too old to be edited"},
+	"MESSAGE_DELETE_FORBIDDEN": {"forbidden", send.KindRefused,
+		"the bot may not delete this message (others' messages in groups need admin rights)"},
+	"QUERY_ID_INVALID": {"callback_query_invalid", send.KindRefused,
+		"the callback query is unknown: already answered, or too old"},
 }
 
 // classify turns an RPC error into a *send.Error. Telegram's own error text

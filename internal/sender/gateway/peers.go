@@ -35,7 +35,11 @@ func (g *Gateway) resolve(ctx context.Context, api *tg.Client, r send.Recipient,
 	}
 	kind, id, ok := send.SplitChatID(r.ChatID)
 	if !ok {
-		return nil, 0, false, send.Invalid("chat_id", "chat_id must not be 0")
+		if r.ChatID == 0 {
+			return nil, 0, false, send.Invalid("chat_id", "chat_id must not be 0")
+		}
+		return nil, 0, false, send.Invalid("chat_id",
+			"chat_id names no user (positive), group (-<id>) or channel (-100<id>)")
 	}
 	p := store.Peer{Kind: kind, ID: id}
 	if kind != send.PeerChat {

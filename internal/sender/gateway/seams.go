@@ -29,19 +29,19 @@ type Store interface {
 
 // Copies keeps the bytes of uploaded documents, so a document can be
 // uploaded again when its file reference cannot be refreshed, or by another
-// bot. Keep stores the spooled file f of document id and returns the
+// bot. Keep stores the spooled file of document id and returns the
 // reference saved in Document.CopyPath; Open reads the copy back.
 type Copies interface {
-	Keep(ctx context.Context, id string, f *os.File) (ref string, err error)
+	Keep(ctx context.Context, id string, sp *send.Spool) (ref string, err error)
 	Open(ctx context.Context, ref string) (io.ReadCloser, error)
 }
 
 // diskCopies keeps copies as files in a directory (the default).
 type diskCopies struct{ dir string }
 
-func (d diskCopies) Keep(_ context.Context, id string, f *os.File) (string, error) {
+func (d diskCopies) Keep(_ context.Context, id string, sp *send.Spool) (string, error) {
 	path := filepath.Join(d.dir, id)
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := sp.Keep(path); err != nil {
 		return "", fmt.Errorf("keep document copy: %w", err)
 	}
 	return path, nil

@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -15,17 +13,6 @@ import (
 
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 )
-
-// RandomID returns a random non-zero MTProto random_id.
-func RandomID() int64 {
-	var b [8]byte
-	for {
-		_, _ = rand.Read(b[:])
-		if id := int64(binary.LittleEndian.Uint64(b[:])); id != 0 {
-			return id
-		}
-	}
-}
 
 // Send sends req with randomID (which the caller keeps for retries, so a
 // resend of a message Telegram already has is dropped by Telegram). A resend
@@ -98,6 +85,8 @@ func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeer
 			Silent:      req.Silent,
 			ReplyTo:     replyTo(req.ReplyTo),
 			RandomID:    randomID,
+			NoWebpage:   req.NoLinkPreview(),
+			Noforwards:  req.ProtectContent,
 		})
 	}
 	if err != nil && tgerr.Is(err, "RANDOM_ID_DUPLICATE") {

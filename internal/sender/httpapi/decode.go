@@ -18,42 +18,46 @@ import (
 // SendMessageBody is the body of send_message and an item of the list form
 // of send_multiple_message.
 type SendMessageBody struct {
-	ChatID    int64           `json:"chat_id"`
+	ChatID    ChatRef         `json:"chat_id"`
 	Username  string          `json:"username"`
 	Text      string          `json:"text"`
 	ParseMode string          `json:"parse_mode"`
 	Buttons   [][]send.Button `json:"buttons"`
 	Silent    bool            `json:"silent"`
 	ReplyTo   int             `json:"reply_to_message_id"`
+	SendOptions
 	// Bot names the bot to send as (ID or username; see Bots.Pick).
 	Bot json.RawMessage `json:"bot"`
 }
 
 func (b SendMessageBody) request() send.Request {
 	return send.Request{
-		Recipient: send.Recipient{ChatID: b.ChatID, Username: b.Username},
+		Recipient: b.ChatID.recipient(b.Username),
 		Text:      b.Text, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent, ReplyTo: b.ReplyTo,
+		LinkPreview: b.LinkPreview, ProtectContent: b.ProtectContent,
 	}
 }
 
 // SendDocumentBody is the body of send_document and an item of the list
 // form of send_multiple_documents.
 type SendDocumentBody struct {
-	ChatID     int64           `json:"chat_id"`
+	ChatID     ChatRef         `json:"chat_id"`
 	Username   string          `json:"username"`
 	DocumentID string          `json:"document_id"`
 	Caption    string          `json:"caption"`
 	ParseMode  string          `json:"parse_mode"`
 	Buttons    [][]send.Button `json:"buttons"`
 	Silent     bool            `json:"silent"`
+	SendOptions
 	// Bot names the bot to send as (ID or username; see Bots.Pick).
 	Bot json.RawMessage `json:"bot"`
 }
 
 func (b SendDocumentBody) request() send.Request {
 	return send.Request{
-		Recipient:  send.Recipient{ChatID: b.ChatID, Username: b.Username},
+		Recipient:  b.ChatID.recipient(b.Username),
 		DocumentID: b.DocumentID, Text: b.Caption, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent,
+		ProtectContent: b.ProtectContent,
 	}
 }
 
@@ -66,6 +70,7 @@ type manyMessagesBody struct {
 	Buttons   [][]send.Button `json:"buttons"`
 	Silent    bool            `json:"silent"`
 	Async     bool            `json:"async"`
+	SendOptions
 	// Bot names the bot to send as (ID or username; see Bots.Pick).
 	Bot json.RawMessage `json:"bot"`
 }
@@ -80,8 +85,17 @@ type manyDocumentsBody struct {
 	Buttons    [][]send.Button `json:"buttons"`
 	Silent     bool            `json:"silent"`
 	Async      bool            `json:"async"`
+	SendOptions
 	// Bot names the bot to send as (ID or username; see Bots.Pick).
 	Bot json.RawMessage `json:"bot"`
+}
+
+// SendOptions are the options every send body takes.
+type SendOptions struct {
+	// LinkPreview false sends without a link preview.
+	LinkPreview *bool `json:"link_preview"`
+	// ProtectContent forbids forwarding and saving the message.
+	ProtectContent bool `json:"protect_content"`
 }
 
 // Bulk is a decoded bulk request: either Items (each with its recipient),
@@ -181,7 +195,8 @@ func DecodeBulkMessages(data []byte, maxRecipients int) (*Bulk, error) {
 	if err := decodeStrict(data, &b); err != nil {
 		return nil, err
 	}
-	t := send.Request{Text: b.Text, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent}
+	t := send.Request{Text: b.Text, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent,
+		LinkPreview: b.LinkPreview, ProtectContent: b.ProtectContent}
 	return bulkOfTemplate(t, b.ChatIDs, b.Usernames, b.Async, maxRecipients, b.Bot)
 }
 
@@ -207,7 +222,8 @@ func DecodeBulkDocuments(data []byte, maxRecipients int) (*Bulk, error) {
 	if b.DocumentID == "" {
 		return nil, send.Invalid("document_id", "document_id is required")
 	}
-	t := send.Request{DocumentID: b.DocumentID, Text: b.Caption, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent}
+	t := send.Request{DocumentID: b.DocumentID, Text: b.Caption, ParseMode: b.ParseMode, Buttons: b.Buttons, Silent: b.Silent,
+		ProtectContent: b.ProtectContent}
 	return bulkOfTemplate(t, b.ChatIDs, b.Usernames, b.Async, maxRecipients, b.Bot)
 }
 
@@ -286,6 +302,10 @@ func decodeStrict(data []byte, v any) error {
 }
 
 func jsonError(err error) error {
+	var own *send.Error // a field's own decoder (ChatRef) names the field
+	if errors.As(err, &own) {
+		return own
+	}
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
@@ -369,6 +389,11 @@ func jsonFields(t reflect.Type) ([]string, []reflect.Type) {
 	var names []string
 	var types []reflect.Type
 	for f := range t.Fields() {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+			n, ts := jsonFields(f.Type) // embedded: its fields are the outer struct's
+			names, types = append(names, n...), append(types, ts...)
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
-	"github.com/tgbotsvc/tgbot/internal/sender/gateway"
 	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
@@ -32,7 +31,7 @@ type randomIDs struct{ seed []byte }
 
 func (g randomIDs) id(i int) int64 {
 	if g.seed == nil {
-		return gateway.RandomID()
+		return send.RandomID()
 	}
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(i))
@@ -45,7 +44,7 @@ func (g randomIDs) id(i int) int64 {
 
 func (g randomIDs) jobID() string {
 	if g.seed == nil {
-		return "job_" + hex.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(gateway.RandomID())))
+		return "job_" + hex.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(send.RandomID())))
 	}
 	h := sha256.Sum256(append([]byte("job:"), g.seed...))
 	return "job_" + hex.EncodeToString(h[:8])
@@ -351,8 +350,8 @@ func (a *API) createDocument(w http.ResponseWriter, r *http.Request) {
 // documentForm is a create_document form read whole: the file spooled to
 // disk and the name and type that apply to it.
 type documentForm struct {
-	doc   gateway.NewDocument
-	spool *gateway.Spool
+	doc   send.NewDocument
+	spool *send.Spool
 	bot   string // the "bot" field, "" if none
 }
 
@@ -439,7 +438,7 @@ func readFormField(part io.Reader, name string, form *documentForm, limit int64)
 
 // spool keeps an uploaded file in the documents directory, which the bots
 // share (any bot's gateway spools there).
-func (a *API) spool(r io.Reader, limit int64) (*gateway.Spool, error) {
+func (a *API) spool(r io.Reader, limit int64) (*send.Spool, error) {
 	all := a.bots.All()
 	if len(all) == 0 {
 		return nil, send.Unavailable("no bot is configured", nil)

@@ -22,7 +22,6 @@ import (
 
 	"github.com/tgbotsvc/tgbot/internal/bearer"
 	"github.com/tgbotsvc/tgbot/internal/bots"
-	"github.com/tgbotsvc/tgbot/internal/sender/gateway"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
@@ -33,8 +32,8 @@ import (
 type Gateway interface {
 	Send(ctx context.Context, req send.Request, randomID int64) (send.Result, error)
 	// Spool keeps an uploaded file on disk for CreateDocument.
-	Spool(r io.Reader, maxSize int64) (*gateway.Spool, error)
-	CreateDocument(ctx context.Context, nd gateway.NewDocument, sp *gateway.Spool) (store.Document, error)
+	Spool(r io.Reader, maxSize int64) (*send.Spool, error)
+	CreateDocument(ctx context.Context, nd send.NewDocument, sp *send.Spool) (store.Document, error)
 	// Document returns send.ErrDocumentNotFound for an unknown ID.
 	Document(id string) (store.Document, error)
 	// Adopt makes a document created by another bot sendable by this one
@@ -46,6 +45,7 @@ type Gateway interface {
 	// WaitReady waits for Ready until ctx is done (then an unavailable
 	// error).
 	WaitReady(ctx context.Context) error
+	Editor // edit.go
 }
 
 // Options are the API's limits and policies.
@@ -127,6 +127,7 @@ func New(opts Options, set *Bots, st IdempotencyStore, m *metrics.Metrics, log *
 			r.Post("/api_v1/send_multiple_messages", a.sendMultipleMessages)
 			r.Post("/api_v1/send_document", a.sendDocument)
 			r.Post("/api_v1/send_multiple_documents", a.sendMultipleDocuments)
+			a.editRoutes(r)
 		})
 		r.With(a.idem.middleware(a, a.documentContent)).Post("/api_v1/create_document", a.createDocument)
 	})

@@ -322,6 +322,12 @@ func SendItem(ctx, sendCtx context.Context, cfg Config, s Sender, req send.Reque
 			return it, false
 		}
 		se := send.As(err)
+		// Not a backoff (cenkalti/backoff, as around the gateway's client
+		// and the outbox's commits): a flood lasts what Telegram says, an
+		// unreachable Telegram is tried again at a steady RetryPause while
+		// the client reconnects with its own backoff, and the attempts are
+		// counted in the stored item, so a resumed job goes on counting
+		// where it stopped (backoff.WithMaxRetries counts in memory).
 		var wait time.Duration
 		switch se.Kind {
 		case send.KindFlood:

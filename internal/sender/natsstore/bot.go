@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,7 +136,11 @@ func (s *Stores) Files() Files { return Files{os: s.files} }
 const filesRefPrefix = BucketFiles + "/"
 
 // Keep implements gateway.Copies.
-func (f Files) Keep(ctx context.Context, id string, file *os.File) (string, error) {
+func (f Files) Keep(ctx context.Context, id string, sp *send.Spool) (string, error) {
+	file := sp.File()
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
 	if _, err := f.os.Put(ctx, jetstream.ObjectMeta{Name: id}, file); err != nil {
 		return "", fmt.Errorf("%s put: %w", BucketFiles, err)
 	}

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/clock"
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/tg"
 	"golang.org/x/time/rate"
@@ -47,6 +48,9 @@ type Config struct {
 	PerChatPerSecond float64
 	GroupPerMinute   float64
 	Burst            int // 0 means 1
+	// Clock drives the buckets and windows [the system clock]; tests pass
+	// a fake one (github.com/gotd/neo).
+	Clock clock.Clock
 }
 
 // Limiter is the set of buckets. The zero value is not usable: call New.
@@ -60,7 +64,6 @@ type Limiter struct {
 	chats     map[chatKey]*entry
 	inserted  int
 	sweepIdle time.Duration
-	now       func() time.Time
 }
 
 type chatKey struct {
@@ -88,6 +91,9 @@ func New(cfg Config, m *metrics.Metrics) *Limiter {
 	if cfg.Burst <= 0 {
 		cfg.Burst = 1
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System
+	}
 	// A bucket idle this long is full again and a window empty again (they
 	// restart from scratch without changing what may be sent).
 	idle := 2 * time.Minute
@@ -102,11 +108,10 @@ func New(cfg Config, m *metrics.Metrics) *Limiter {
 	return &Limiter{
 		cfg:       cfg,
 		global:    rate.NewLimiter(limit(cfg.GlobalPerSecond), cfg.Burst),
-		globalWin: newWindow(cfg.GlobalPerSecond, time.Second),
+		globalWin: newWindow(cfg.GlobalPerSecond, time.Second, cfg.Clock),
 		metrics:   m,
 		chats:     map[chatKey]*entry{},
 		sweepIdle: idle,
-		now:       time.Now,
 	}
 }
 
@@ -160,7 +165,7 @@ func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release 
 	}
 	var held []*window
 	release = func() {
-		now := time.Now()
+		now := l.cfg.Clock.Now()
 		for _, w := range held {
 			w.release(now)
 		}
@@ -169,11 +174,7 @@ func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release 
 	// to the answer, so it must not wait in the bucket's queue meanwhile.
 	take := func(bucket string, w *window, lim *rate.Limiter) error {
 		if lim != nil && lim.Limit() != rate.Inf {
-			if err := l.timed(bucket, func() error { return lim.Wait(ctx) }); err != nil {
-				if ctx.Err() == nil {
-					// The wait would outlast ctx's deadline.
-					return fmt.Errorf("%w (%s): %v", ErrDeadline, bucket, err)
-				}
+			if err := l.timed(bucket, func() error { return l.waitBucket(ctx, bucket, lim) }); err != nil {
 				return err
 			}
 		}
@@ -207,11 +208,48 @@ func (l *Limiter) Acquire(ctx context.Context, peer tg.InputPeerClass) (release 
 
 func noRelease() {}
 
+// waitBucket is lim.Wait(ctx) on the limiter's clock: it takes a token,
+// waiting for it if need be, and fails at once with ErrDeadline, taking
+// nothing, when the wait would outlast ctx's deadline.
+func (l *Limiter) waitBucket(ctx context.Context, bucket string, lim *rate.Limiter) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := l.cfg.Clock.Now()
+	r := lim.ReserveN(now, 1) // burst >= 1: always OK
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	// The deadline is wall time, like every context's.
+	if deadline, ok := ctx.Deadline(); ok && d > time.Until(deadline) {
+		r.CancelAt(now)
+		return fmt.Errorf("%w (%s): a wait of %s", ErrDeadline, bucket, d)
+	}
+	if err := sleep(ctx, l.cfg.Clock, d); err != nil {
+		r.CancelAt(l.cfg.Clock.Now())
+		return err
+	}
+	return nil
+}
+
+// sleep waits for d to pass on c, or for ctx to end.
+func sleep(ctx context.Context, c clock.Clock, d time.Duration) error {
+	t := c.Timer(d)
+	defer clock.StopTimer(t)
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (l *Limiter) timed(bucket string, wait func() error) error {
-	start := time.Now()
+	start := l.cfg.Clock.Now()
 	err := wait()
 	if l.metrics != nil {
-		l.metrics.RateLimitWait.WithLabelValues(bucket).Observe(time.Since(start).Seconds())
+		l.metrics.RateLimitWait.WithLabelValues(bucket).Observe(l.cfg.Clock.Now().Sub(start).Seconds())
 	}
 	return err
 }
@@ -235,19 +273,19 @@ func (l *Limiter) entry(peer tg.InputPeerClass) *entry {
 	if !ok || (l.cfg.PerChatPerSecond <= 0 && (k.kind == 'u' || l.cfg.GroupPerMinute <= 0)) {
 		return nil
 	}
-	now := l.now()
+	now := l.cfg.Clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.chats[k]
 	if e == nil {
 		e = &entry{
 			chat:    rate.NewLimiter(limit(l.cfg.PerChatPerSecond), l.cfg.Burst),
-			chatWin: newWindow(l.cfg.PerChatPerSecond, time.Second),
+			chatWin: newWindow(l.cfg.PerChatPerSecond, time.Second, l.cfg.Clock),
 			last:    now,
 		}
 		if k.kind != 'u' {
 			e.group = rate.NewLimiter(limit(l.cfg.GroupPerMinute/60), l.cfg.Burst)
-			e.groupWin = newWindow(l.cfg.GroupPerMinute, time.Minute)
+			e.groupWin = newWindow(l.cfg.GroupPerMinute, time.Minute, l.cfg.Clock)
 		}
 		l.chats[k] = e
 		l.inserted++
@@ -281,11 +319,12 @@ func (l *Limiter) Len() int {
 type window struct {
 	span  time.Duration
 	slots chan time.Time
+	clock clock.Clock
 }
 
 // newWindow is the window for perSpan sends per span, nil for no limit.
 // Fractional rates round down (n >= 1), stretching the span when below 1.
-func newWindow(perSpan float64, span time.Duration) *window {
+func newWindow(perSpan float64, span time.Duration, c clock.Clock) *window {
 	if perSpan <= 0 || math.IsInf(perSpan, 1) {
 		return nil
 	}
@@ -294,7 +333,7 @@ func newWindow(perSpan float64, span time.Duration) *window {
 		span = time.Duration(float64(span) / perSpan)
 		n = 1
 	}
-	w := &window{span: span, slots: make(chan time.Time, n)}
+	w := &window{span: span, slots: make(chan time.Time, n), clock: c}
 	for range n {
 		w.slots <- time.Time{}
 	}
@@ -308,14 +347,10 @@ func (w *window) acquire(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if d := time.Until(usable); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+	if d := usable.Sub(w.clock.Now()); d > 0 {
+		if err := sleep(ctx, w.clock, d); err != nil {
 			w.slots <- usable
-			return ctx.Err()
+			return err
 		}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/gotd/td/constant"
 )
 
 // Telegram's limits on what a message may hold.
@@ -21,10 +23,6 @@ const (
 	MaxButtonTextLen = 64 // characters; longer labels are cut by clients anyway
 )
 
-// ChannelIDOffset is what Bot-API-style IDs add to a channel's ID (the
-// "-100" prefix): channel 1234567890 is chat_id -1001234567890.
-const ChannelIDOffset = 1_000_000_000_000
-
 // PeerKind says which kind of chat a Bot-API-style chat ID names.
 type PeerKind int
 
@@ -35,32 +33,35 @@ const (
 	PeerChannel
 )
 
-// SplitChatID turns a Bot-API-style chat ID into the kind and the MTProto ID:
-// positive IDs are users, -<id> basic groups, -100<id> channels and
-// supergroups. It returns ok=false for 0.
+// SplitChatID turns a Bot-API-style chat ID (TDLib's peer ID) into the kind
+// and the MTProto ID: positive IDs are users, -<id> basic groups, -100<id>
+// channels and supergroups. ok is false for 0 and for any other ID that
+// names none of them (a secret chat, or out of every range).
 func SplitChatID(chatID int64) (kind PeerKind, id int64, ok bool) {
+	p := constant.TDLibPeerID(chatID)
 	switch {
-	case chatID > 0:
-		return PeerUser, chatID, true
-	case chatID == 0:
-		return 0, 0, false
-	case chatID <= -ChannelIDOffset-1:
-		return PeerChannel, -chatID - ChannelIDOffset, true
-	default:
-		return PeerChat, -chatID, true
+	case p.IsUser():
+		return PeerUser, p.ToPlain(), true
+	case p.IsChat():
+		return PeerChat, p.ToPlain(), true
+	case p.IsChannel():
+		return PeerChannel, p.ToPlain(), true
 	}
+	return 0, 0, false
 }
 
 // JoinChatID is the inverse of SplitChatID.
 func JoinChatID(kind PeerKind, id int64) int64 {
+	var p constant.TDLibPeerID
 	switch kind {
 	case PeerChat:
-		return -id
+		p.Chat(id)
 	case PeerChannel:
-		return -(id + ChannelIDOffset)
+		p.Channel(id)
 	default:
-		return id
+		p.User(id)
 	}
+	return int64(p)
 }
 
 // Recipient is one chat to send to: a Bot-API-style chat ID or a public
@@ -137,7 +138,14 @@ type Request struct {
 	Silent     bool       `json:"silent,omitempty"`
 	ReplyTo    int        `json:"reply_to_message_id,omitempty"`
 	DocumentID string     `json:"document_id,omitempty"`
+	// LinkPreview false sends without a link preview (nil: Telegram's default).
+	LinkPreview *bool `json:"link_preview,omitempty"`
+	// ProtectContent forbids forwarding and saving the message.
+	ProtectContent bool `json:"protect_content,omitempty"`
 }
+
+// NoLinkPreview reports whether the request asks for no link preview.
+func (r Request) NoLinkPreview() bool { return r.LinkPreview != nil && !*r.LinkPreview }
 
 // IsDocument reports whether the request sends a document.
 func (r Request) IsDocument() bool { return r.DocumentID != "" }

@@ -1,6 +1,8 @@
 package send
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,6 +19,7 @@ func TestChatIDs(t *testing.T) {
 		{-456, PeerChat, 456},
 		{-1001234567890, PeerChannel, 1234567890},
 		{-999999999999, PeerChat, 999999999999},
+		{-1000000000001, PeerChannel, 1},
 	}
 	for _, tc := range cases {
 		kind, id, ok := SplitChatID(tc.chatID)
@@ -25,8 +28,10 @@ func TestChatIDs(t *testing.T) {
 		require.Equal(t, tc.id, id, tc.chatID)
 		require.Equal(t, tc.chatID, JoinChatID(kind, id))
 	}
-	_, _, ok := SplitChatID(0)
-	require.False(t, ok)
+	for _, none := range []int64{0, -1000000000000, -2000000000005, 1 << 41} {
+		_, _, ok := SplitChatID(none)
+		require.False(t, ok, "%d names no user, group or channel", none)
+	}
 }
 
 func TestUTF16Len(t *testing.T) {
@@ -98,3 +103,28 @@ func TestErrorPublic(t *testing.T) {
 type errTest struct{}
 
 func (errTest) Error() string { return "x" }
+
+func TestSpoolRemovesUnlessKept(t *testing.T) {
+	dir := t.TempDir()
+	spooled := func() *Spool {
+		f, err := os.CreateTemp(dir, "upload-*.part")
+		require.NoError(t, err)
+		_, err = f.WriteString("data")
+		require.NoError(t, err)
+		return NewSpool(f)
+	}
+	dropped := spooled()
+	require.NoError(t, dropped.Close())
+	_, err := os.Stat(dropped.File().Name())
+	require.ErrorIs(t, err, os.ErrNotExist, "an unkept spool is removed")
+
+	kept := spooled()
+	path := filepath.Join(dir, "doc_1")
+	require.NoError(t, kept.Keep(path))
+	require.NoError(t, kept.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "data", string(b))
+
+	require.NotZero(t, RandomID())
+}
