@@ -44,6 +44,8 @@ type unit struct {
 	log   *zap.Logger
 	store io.Closer
 	jobs  interface{ Run(context.Context) error }
+	// background runs beside the client (shared limits, flood waits).
+	background []func(context.Context)
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc // ends the jobs, then the client
@@ -79,34 +81,39 @@ func (s *Service) newUnit(t bots.Token) (*unit, error) {
 		tgCfg.BotToken = t.Value()
 	}
 	cfg := s.cfg
-	var gwStore gateway.Store = st
-	var copies gateway.Copies
-	if s.nats != nil {
-		gwStore, copies = s.nats.stores.Bot(t.ID()), s.nats.stores.Files()
+	limits := ratelimit.Config{
+		GlobalPerSecond:  cfg.RatePerSecond,
+		PerChatPerSecond: cfg.RatePerChatPerSecond,
+		GroupPerMinute:   cfg.RateGroupPerMinute,
+		Burst:            cfg.RateBurst,
 	}
-	gw := gateway.New(gateway.Config{
-		Telegram:     tgCfg,
-		SessionPath:  sessionPath,
-		DocumentsDir: filepath.Join(cfg.DataDir.Path, "documents"),
-		KeepCopies:   cfg.KeepDocuments,
-		Limits: ratelimit.Config{
-			GlobalPerSecond:  cfg.RatePerSecond,
-			PerChatPerSecond: cfg.RatePerChatPerSecond,
-			GroupPerMinute:   cfg.RateGroupPerMinute,
-			Burst:            cfg.RateBurst,
-		},
+	gwCfg := gateway.Config{
+		Telegram:        tgCfg,
+		SessionPath:     sessionPath,
+		DocumentsDir:    filepath.Join(cfg.DataDir.Path, "documents"),
+		KeepCopies:      cfg.KeepDocuments,
+		Limits:          limits,
 		FloodMaxWait:    cfg.FloodMaxWait,
 		FloodMaxRetries: cfg.FloodMaxRetries,
 		RetryInterval:   cfg.TGRetryInterval,
-		Copies:          copies,
-	}, gwStore, m, log.Named("gateway"))
+	}
+	var gwStore gateway.Store = st
+	var background []func(context.Context)
+	if s.nats != nil {
+		gwStore, gwCfg.Copies = s.nats.stores.Bot(t.ID()), s.nats.stores.Files()
+		shared := s.nats.limits.NewLimiter(t.ID(), s.nats.replica, ratelimit.New(limits, m), log.Named("limits"))
+		flood := s.nats.limits.NewFlood(t.ID(), log.Named("flood"))
+		gwCfg.Limiter, gwCfg.Flood = shared, flood
+		background = append(background, shared.Run, flood.Run)
+	}
+	gw := gateway.New(gwCfg, gwStore, m, log.Named("gateway"))
 	runner := jobs.New(jobs.Config{
 		Workers:       cfg.Workers,
 		MaxAttempts:   cfg.JobMaxAttempts,
 		ShutdownGrace: cfg.ShutdownTimeout,
 	}, st, gw, m, log.Named("jobs"))
 	u := &unit{
-		token: t, gw: gw, m: m, log: log, done: make(chan struct{}), store: st, jobs: runner,
+		token: t, gw: gw, m: m, log: log, done: make(chan struct{}), store: st, jobs: runner, background: background,
 		bot: &httpapi.Bot{ID: t.ID(), GW: gw, Runner: runner, Store: st},
 	}
 	if s.nats != nil {
@@ -136,6 +143,9 @@ func (u *unit) start(ctx context.Context, fatal chan<- error) {
 	go func() {
 		defer close(u.done)
 		var wg sync.WaitGroup
+		for _, run := range u.background {
+			wg.Go(func() { run(gwCtx) })
+		}
 		wg.Go(func() {
 			if err := u.gw.Run(gwCtx); err != nil {
 				u.log.Error("telegram client stopped", zap.Error(err))

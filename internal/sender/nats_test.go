@@ -199,3 +199,62 @@ func TestNATSJobOrderPerChat(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSSharedRateLimits: three replicas together keep one bot within
+// its limits (the emulator enforces them and answers FLOOD_WAIT past
+// them): a job that all of them work on runs at the bot's rate, not three
+// times it, without a single FLOOD_WAIT.
+func TestNATSSharedRateLimits(t *testing.T) {
+	const n, rate = 120, 30
+	env := emutest.Start(t, emutest.WithConfig(func(c *tgemu.Config) {
+		c.Limits = tgemu.Limits{GlobalPerSecond: rate, PerChatPerSecond: 1}
+	}))
+	srv := natstest.Start(t)
+	replicas := startReplicas(t, env, srv.ClientURL(), 3, map[string]string{
+		"SENDER_ASYNC_THRESHOLD":          "10",
+		"SENDER_RATE_PER_SECOND":          fmt.Sprint(rate),
+		"SENDER_RATE_PER_CHAT_PER_SECOND": "1",
+	})
+	users := newUsers(t, env, n)
+	start := time.Now()
+	resp := replicas[0].postJSON(t, "/api_v1/send_multiple_message", map[string]any{"chat_ids": users, "text": "limited"}, nil)
+	require.Equal(t, http.StatusAccepted, resp.Status, string(resp.Body))
+	v := replicas[1].waitJob(t, resp.JSON(t)["job_id"].(string), 60*time.Second)
+	elapsed := time.Since(start)
+	require.Equal(t, n, v.Sent)
+	require.Zero(t, env.Server.Stats().FloodWaits, "together the replicas stay within the bot's limits")
+	require.GreaterOrEqual(t, elapsed, time.Duration(n-1)*time.Second/rate, "the bot's rate, not the replicas' sum")
+	working := 0
+	for _, s := range replicas {
+		if s.sentCount(t) > 0 {
+			working++
+		}
+	}
+	require.GreaterOrEqual(t, working, 2, "the job was spread over the replicas")
+	requireOneEach(t, env, users, "limited")
+}
+
+// TestNATSFloodWaitPausesEveryReplica: a FLOOD_WAIT seen by one replica
+// holds the bot's sends on the others until it ends.
+func TestNATSFloodWaitPausesEveryReplica(t *testing.T) {
+	env := emutest.Start(t)
+	srv := natstest.Start(t)
+	replicas := startReplicas(t, env, srv.ClientURL(), 2, nil)
+	alice := newUser(t, env, "Alice")
+	bob := newUser(t, env, "Bob")
+
+	require.NoError(t, env.Server.InjectFault("messages.sendMessage", "FLOOD_WAIT_2", 1))
+	first := make(chan response, 1)
+	go func() {
+		first <- replicas[0].postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": alice.ID, "text": "one"}, nil)
+	}()
+	require.Eventually(t, func() bool { return env.Server.Stats().FloodWaits == 1 }, 10*time.Second, 5*time.Millisecond)
+	flooded := time.Now()
+	time.Sleep(300 * time.Millisecond) // the key reaches the other replica
+	resp := replicas[1].postJSON(t, "/api_v1/send_message", map[string]any{"chat_id": bob.ID, "text": "two"}, nil)
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	require.GreaterOrEqual(t, time.Since(flooded), 1900*time.Millisecond, "the other replica waited for the FLOOD_WAIT to end")
+	r := <-first
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	require.Equal(t, 1, env.Server.Stats().FloodWaits)
+}

@@ -2,13 +2,17 @@ package sender
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/natsx"
 	"github.com/tgbotsvc/tgbot/internal/sender/natsjobs"
+	"github.com/tgbotsvc/tgbot/internal/sender/natslimit"
 	"github.com/tgbotsvc/tgbot/internal/sender/natsstore"
 )
 
@@ -17,6 +21,9 @@ type natsMode struct {
 	conn   *natsx.Conn
 	stores *natsstore.Stores
 	queue  *natsjobs.Queue
+	limits *natslimit.Buckets
+	// replica names this process in the lease of a bot's limits.
+	replica string
 }
 
 // natsStartTimeout bounds connecting and creating the buckets and streams
@@ -30,12 +37,15 @@ func openNATS(cfg Config, log *zap.Logger) (*natsMode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}
-	m := &natsMode{conn: conn}
+	m := &natsMode{conn: conn, replica: replicaName()}
 	err = retryJS(ctx, func() error {
 		if m.stores, err = natsstore.Open(ctx, conn, cfg.IdempotencyTTL); err != nil {
 			return err
 		}
-		m.queue, err = natsjobs.Open(ctx, conn)
+		if m.queue, err = natsjobs.Open(ctx, conn); err != nil {
+			return err
+		}
+		m.limits, err = natslimit.Open(ctx, conn)
 		return err
 	})
 	if err != nil {
@@ -67,4 +77,12 @@ func (m *natsMode) close() {
 		return
 	}
 	m.conn.Close()
+}
+
+// replicaName is the host name and a random suffix: unique per process.
+func replicaName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
 }

@@ -232,19 +232,25 @@ func (q *Queue) recount(ctx context.Context, id string) (record, error) {
 	}
 	defer func() { _ = w.Stop() }()
 	sent, failed := 0, 0
-	for e := range w.Updates() {
-		if e == nil {
-			break // every current value was delivered
-		}
-		var it store.Item
-		if json.Unmarshal(e.Value(), &it) != nil {
-			continue
-		}
-		switch it.Status {
-		case store.ItemSent:
-			sent++
-		case store.ItemFailed:
-			failed++
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			return record{}, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				done = true // every current value was delivered
+				break
+			}
+			var it store.Item
+			if json.Unmarshal(e.Value(), &it) != nil {
+				break
+			}
+			switch it.Status {
+			case store.ItemSent:
+				sent++
+			case store.ItemFailed:
+				failed++
+			}
 		}
 	}
 	now := time.Now().UTC()
