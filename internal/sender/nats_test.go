@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tgbotsvc/tgbot/internal/natsx/natstest"
@@ -257,4 +259,90 @@ func TestNATSFloodWaitPausesEveryReplica(t *testing.T) {
 	r := <-first
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	require.Equal(t, 1, env.Server.Stats().FloodWaits)
+}
+
+// natsRequest sends a send_message body on tg.send.<bot_id> and returns
+// the answer's status and body.
+func natsRequest(t *testing.T, nc *nats.Conn, bot int64, body any, key string) (int, map[string]any) {
+	t.Helper()
+	data, ok := body.([]byte)
+	if !ok {
+		var err error
+		data, err = json.Marshal(body)
+		require.NoError(t, err)
+	}
+	msg := nats.NewMsg(fmt.Sprintf("tg.send.%d", bot))
+	msg.Data = data
+	if key != "" {
+		msg.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := nc.RequestMsg(msg, 30*time.Second)
+	require.NoError(t, err)
+	status, err := strconv.Atoi(resp.Header.Get("Status"))
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(resp.Data, &out), string(resp.Data))
+	return status, out
+}
+
+func TestNATSIngress(t *testing.T) {
+	env := emutest.Start(t)
+	srv := natstest.Start(t)
+	replicas := startReplicas(t, env, srv.ClientURL(), 2, nil)
+	alice := newUser(t, env, "Alice")
+	nc, err := nats.Connect(srv.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+
+	status, out := natsRequest(t, nc, env.BotID, map[string]any{"chat_id": alice.ID, "text": "over nats"}, "")
+	require.Equal(t, http.StatusOK, status, out)
+	msgs := botMessages(t, env, alice.ID)
+	require.Len(t, msgs, 1)
+	require.Equal(t, "over nats", msgs[0].Text)
+	require.EqualValues(t, msgs[0].ID, out["message_id"])
+	require.EqualValues(t, alice.ID, out["chat_id"])
+
+	t.Run("idempotency key, also across REST", func(t *testing.T) {
+		body := map[string]any{"chat_id": alice.ID, "text": "keyed"}
+		s1, o1 := natsRequest(t, nc, env.BotID, body, "k1")
+		s2, o2 := natsRequest(t, nc, env.BotID, body, "k1")
+		require.Equal(t, http.StatusOK, s1)
+		require.Equal(t, s1, s2)
+		require.Equal(t, o1, o2)
+		require.Len(t, botMessages(t, env, alice.ID), 2, "one message for the key")
+		// A REST caller has its own scope: the same key is another request.
+		resp := replicas[0].postJSON(t, "/api_v1/send_message", body, map[string]string{"Idempotency-Key": "k1"})
+		require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	})
+
+	for _, tc := range []struct {
+		name   string
+		bot    int64
+		body   any
+		status int
+		code   string
+		field  string
+	}{
+		{"no text", env.BotID, map[string]any{"chat_id": alice.ID}, 400, "invalid_argument", "text"},
+		{"not JSON", env.BotID, []byte("{nope"), 400, "", ""},
+		{"unknown member", env.BotID, map[string]any{"chat_id": alice.ID, "text": "x", "colour": 1}, 400, "", "colour"},
+		{"another bot in the body", env.BotID, map[string]any{"chat_id": alice.ID, "text": "x", "bot": 42}, 400, "invalid_argument", "bot"},
+		{"unknown bot", 42, map[string]any{"chat_id": alice.ID, "text": "x"}, 404, "bot_not_found", "bot"},
+		{"unknown chat", env.BotID, map[string]any{"chat_id": 987654321, "text": "x"}, 422, "chat_not_found", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := natsRequest(t, nc, tc.bot, tc.body, "")
+			require.Equal(t, tc.status, status, out)
+			e, ok := out["error"].(map[string]any)
+			require.True(t, ok, out)
+			require.NotEmpty(t, e["code"])
+			require.NotEmpty(t, e["message"])
+			if tc.code != "" {
+				require.Equal(t, tc.code, e["code"], out)
+			}
+			if tc.field != "" {
+				require.Equal(t, tc.field, e["field"], out)
+			}
+		})
+	}
 }

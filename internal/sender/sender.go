@@ -30,6 +30,7 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/lifecycle"
 	"github.com/tgbotsvc/tgbot/internal/sender/httpapi"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
+	"github.com/tgbotsvc/tgbot/internal/sender/natsingress"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
 )
 
@@ -211,6 +212,17 @@ func (s *Service) run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(s.ln) }()
 	s.log.Info("sender listening", zap.String("addr", s.Addr()), zap.Int("bots", len(units)))
+	var ingress *natsingress.Ingress
+	if s.nats != nil {
+		in, err := natsingress.Start(s.nats.conn.NC, s.srv.Handler, s.log.Named("nats-ingress"))
+		if err != nil {
+			_ = s.srv.Close()
+			s.closeUnits()
+			return fmt.Errorf("nats ingress: %w", err)
+		}
+		s.log.Info("nats ingress listening", zap.String("subject", natsingress.SubjectPrefix+"<bot_id>"))
+		ingress = in
+	}
 
 	var err error
 	select {
@@ -220,6 +232,9 @@ func (s *Service) run(ctx context.Context) error {
 	case err = <-s.unitErr:
 	}
 	s.log.Info("sender shutting down")
+	if ingress != nil {
+		ingress.Stop() // requests in flight are answered
+	}
 	if serr := lifecycle.Shutdown(s.srv, s.cfg.ShutdownTimeout); serr != nil {
 		s.log.Warn("http shutdown", zap.Error(serr))
 	}
