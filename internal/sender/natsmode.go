@@ -38,7 +38,7 @@ func openNATS(cfg Config, log *zap.Logger) (*natsMode, error) {
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}
 	m := &natsMode{conn: conn, replica: replicaName()}
-	err = retryJS(ctx, func() error {
+	err = retryJS(ctx, func(ctx context.Context) error {
 		if m.stores, err = natsstore.Open(ctx, conn, cfg.IdempotencyTTL); err != nil {
 			return err
 		}
@@ -55,11 +55,14 @@ func openNATS(cfg Config, log *zap.Logger) (*natsMode, error) {
 	return m, nil
 }
 
-// retryJS calls fn until it succeeds or ctx ends: JetStream answers
-// "temporarily unavailable" while a fresh cluster elects its meta leader.
-func retryJS(ctx context.Context, fn func() error) error {
+// retryJS calls fn, each time with a few seconds, until it succeeds or
+// ctx ends: a fresh cluster electing its meta leader answers "temporarily
+// unavailable", or not at all.
+func retryJS(ctx context.Context, fn func(context.Context) error) error {
 	for {
-		err := fn()
+		attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := fn(attempt)
+		cancel()
 		if err == nil {
 			return nil
 		}
