@@ -46,6 +46,7 @@ type bot struct {
 	ready      atomic.Bool
 	connected  atomic.Bool
 	wasReady   atomic.Bool
+	active     atomic.Bool // NATS mode: this replica holds the bot's lease
 	runCtx     atomic.Pointer[context.Context]
 
 	mu     sync.Mutex
@@ -108,6 +109,7 @@ func (s *Service) newBot(tok bots.Token, sessionPath string) (*bot, error) {
 	b.runner = handler.NewRunner(handler.RunnerConfig{
 		QueueSize:           s.cfg.HandlerQueue,
 		ConversationTimeout: s.cfg.ConvTimeout,
+		CallbackAutoAnswer:  handler.AutoAnswerAfter(s.cfg.CallbackAutoAnswer),
 	}, b.router, newReplier(b.client.API()), emitter{s}, s.m, b.log)
 	return b, nil
 }
@@ -132,8 +134,15 @@ func (b *bot) setStatus(st bots.Status, reason string) {
 	b.mu.Unlock()
 }
 
-// isReady is what /readyz reports per bot.
-func (b *bot) isReady() bool { return b.authorized.Load() && b.ready.Load() }
+// isReady is what /readyz reports per bot: its updates are running here,
+// or (NATS mode) it is a standby and another replica holds the lease.
+func (b *bot) isReady() bool {
+	if b.s.nats != nil && !b.active.Load() {
+		h := b.s.nats.leases.Holder(b.token.ID())
+		return h != "" && h != b.s.nats.leases.Replica()
+	}
+	return b.authorized.Load() && b.ready.Load()
+}
 
 // login records the outcome of the first login attempt.
 func (b *bot) login(err error) {
@@ -163,41 +172,51 @@ func (b *bot) start(ctx context.Context, fatal func(*bot, error)) {
 			_ = b.runner.Run(ctx)
 		}()
 		defer wg.Wait()
-		bo := backoff.NewExponentialBackOff()
-		bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = time.Second, time.Minute, 0
-		for {
-			started := time.Now()
-			err := b.client.Run(ctx, b.runTelegram)
-			if time.Since(started) > time.Minute {
-				bo.Reset() // it ran: the next failure is a new one
-			}
-			b.authorized.Store(false)
-			b.ready.Store(false)
-			if ctx.Err() != nil {
-				b.login(ctx.Err())
-				return
-			}
-			if err == nil {
-				err = errors.New("telegram client stopped")
-			}
-			if permanent(err) {
-				b.setStatus(bots.StatusError, reason(err))
-				b.log.Error("bot stopped: login refused", zap.Error(err))
-				b.login(err)
-				fatal(b, err)
-				return
-			}
-			wait := bo.NextBackOff()
-			b.setStatus(bots.StatusError, reason(err))
-			b.log.Warn("telegram connection failed, retrying", zap.Error(err), zap.Duration("in", wait))
-			select {
-			case <-ctx.Done():
-				b.login(ctx.Err())
-				return
-			case <-time.After(wait):
-			}
+		if b.s.nats != nil {
+			b.runLeased(ctx, fatal)
+			return
 		}
+		b.runClient(ctx, fatal)
 	}()
+}
+
+// runClient runs the Telegram client until ctx ends (false) or the login
+// is refused for good (true), reconnecting with backoff.
+func (b *bot) runClient(ctx context.Context, fatal func(*bot, error)) (stop bool) {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = time.Second, time.Minute, 0
+	for {
+		started := time.Now()
+		err := b.client.Run(ctx, b.runTelegram)
+		if time.Since(started) > time.Minute {
+			bo.Reset() // it ran: the next failure is a new one
+		}
+		b.authorized.Store(false)
+		b.ready.Store(false)
+		if ctx.Err() != nil {
+			b.login(ctx.Err())
+			return false
+		}
+		if err == nil {
+			err = errors.New("telegram client stopped")
+		}
+		if permanent(err) {
+			b.setStatus(bots.StatusError, reason(err))
+			b.log.Error("bot stopped: login refused", zap.Error(err))
+			b.login(err)
+			fatal(b, err)
+			return true
+		}
+		wait := bo.NextBackOff()
+		b.setStatus(bots.StatusError, reason(err))
+		b.log.Warn("telegram connection failed, retrying", zap.Error(err), zap.Duration("in", wait))
+		select {
+		case <-ctx.Done():
+			b.login(ctx.Err())
+			return false
+		case <-time.After(wait):
+		}
+	}
 }
 
 // stop ends the bot and waits for its client and handlers to return.

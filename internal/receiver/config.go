@@ -15,15 +15,20 @@ import (
 type Config struct {
 	Addr         string        `env:"RECEIVER_ADDR" envDefault:":8002" usage:"listen address of /healthz, /readyz, /metrics and /admin"`
 	AdminToken   string        `env:"RECEIVER_ADMIN_TOKEN" secret:"true" usage:"bearer token of the /admin endpoints, at least 16 characters; empty = admin disabled (404)"`
-	ForwardTypes []string      `env:"RECEIVER_FORWARD_TYPES" envDefault:"message,callback_query" usage:"update kinds forwarded as events: message, edited_message, callback_query"`
+	ForwardTypes []string      `env:"RECEIVER_FORWARD_TYPES" envDefault:"message,edited_message,callback_query" usage:"update kinds forwarded as events: message, edited_message, callback_query"`
 	HandlerQueue int           `env:"RECEIVER_HANDLER_QUEUE" envDefault:"100" usage:"updates queued per chat for handlers; beyond it they are not handled (still forwarded)"`
 	ConvTimeout  time.Duration `env:"RECEIVER_CONVERSATION_TIMEOUT" envDefault:"5m" usage:"how long a conversation waits for the user's answer"`
-	DedupTTL     time.Duration `env:"RECEIVER_DEDUP_TTL" envDefault:"24h" usage:"how long IDs of delivered events are kept to drop replayed updates"`
-	SyncCommit   bool          `env:"RECEIVER_SYNC_COMMIT" envDefault:"false" usage:"true: each update waits for the commit (fsync) of its events before gotd moves on and before delivery; false: events go to delivery at once and are group-committed with the update state, which never passes them on disk"`
-	TGRetry      time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
-	MemoryLimit  int           `env:"RECEIVER_MEMORY_LIMIT_MB" envDefault:"100" usage:"soft memory limit of the Go runtime in MiB (GOMEMLIMIT wins when set); 0 = none"`
+	// CallbackAutoAnswer: a button press that no handler answered gets an
+	// empty answer (stopping the client's spinner) only after this long, so
+	// the downstream service can answer it through the sender first.
+	CallbackAutoAnswer time.Duration `env:"RECEIVER_CALLBACK_AUTO_ANSWER_AFTER" envDefault:"5s" usage:"how long a callback query nobody answered waits before the receiver answers it empty; 0 = never"`
+	DedupTTL           time.Duration `env:"RECEIVER_DEDUP_TTL" envDefault:"24h" usage:"how long IDs of delivered events are kept to drop replayed updates"`
+	SyncCommit         bool          `env:"RECEIVER_SYNC_COMMIT" envDefault:"false" usage:"true: each update waits for the commit (fsync) of its events before gotd moves on and before delivery; false: events go to delivery at once and are group-committed with the update state, which never passes them on disk"`
+	TGRetry            time.Duration `env:"RECEIVER_TG_RETRY_INTERVAL" envDefault:"0s" usage:"resend interval of Telegram requests; 0 = gotd's default (5s)"`
+	AlbumWait          time.Duration `env:"RECEIVER_ALBUM_WAIT" envDefault:"1s" usage:"how long the first message of an album waits for the rest before the album is delivered as one media_group event; 0 = deliver what has arrived at once"`
+	MemoryLimit        int           `env:"RECEIVER_MEMORY_LIMIT_MB" envDefault:"100" usage:"soft memory limit of the Go runtime in MiB (GOMEMLIMIT wins when set); 0 = none"`
 
-	Driver      string           `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only) or stdout (JSON lines)"`
+	Driver      string           `env:"DRIVER" envDefault:"http" usage:"where events go: http (signed webhook), log (zap log only), stdout (JSON lines) or nats (they stay in stream TG_EVENTS for your consumers; needs NATS_URL)"`
 	HTTP        webhook.Settings `envPrefix:"DRIVER_HTTP_"`
 	MaxAttempts int              `env:"DRIVER_MAX_ATTEMPTS" envDefault:"0" usage:"attempts before an event is dead-lettered; 0 = no limit (DRIVER_MAX_AGE applies)"`
 	MaxAge      time.Duration    `env:"DRIVER_MAX_AGE" envDefault:"24h" usage:"age after which a failing event is dead-lettered; 0 = no limit"`
@@ -32,9 +37,12 @@ type Config struct {
 	Concurrency int              `env:"DRIVER_CONCURRENCY" envDefault:"64" usage:"delivery attempts in flight at once (across chats; each chat is in order)"`
 	MaxInMemory int              `env:"DRIVER_MAX_IN_MEMORY" envDefault:"10000" usage:"undelivered events held in memory, shared by the bots (each keeps at least 64); beyond its share a bot's events are read back from the outbox on disk as they drain"`
 
+	LeaseTTL time.Duration `env:"RECEIVER_LEASE_TTL" envDefault:"10s" usage:"with NATS_URL: how long a bot's lease outlives its holder; a standby takes the bot over within it plus 1s"`
+
 	config.Log
 	config.Telegram
 	config.DataDir
+	config.NATS
 }
 
 // LoadConfig parses vars (the process environment when nil) into a Config
@@ -75,11 +83,14 @@ func (c *Config) Validate() error {
 	}{
 		{"RECEIVER_CONVERSATION_TIMEOUT", c.ConvTimeout}, {"RECEIVER_DEDUP_TTL", c.DedupTTL},
 		{"DRIVER_MAX_AGE", c.MaxAge}, {"DRIVER_BACKOFF_INITIAL", c.BackoffMin}, {"DRIVER_BACKOFF_MAX", c.BackoffMax},
-		{"RECEIVER_TG_RETRY_INTERVAL", c.TGRetry},
+		{"RECEIVER_TG_RETRY_INTERVAL", c.TGRetry}, {"RECEIVER_ALBUM_WAIT", c.AlbumWait}, {"RECEIVER_LEASE_TTL", c.LeaseTTL},
 	} {
 		if v.d < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative, got %s", v.name, v.d))
 		}
+	}
+	if c.NATS.Enabled() && c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("RECEIVER_LEASE_TTL: must be at least 1s, got %s", c.LeaseTTL))
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver/logdriver"
+	"github.com/tgbotsvc/tgbot/internal/receiver/driver/natsdriver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver/webhook"
 )
 
@@ -32,6 +33,15 @@ var drivers = map[string]driverEntry{
 	"stdout": {build: func(_ *Config, log *zap.Logger) (driver.Driver, error) {
 		return logdriver.New(log, os.Stdout), nil
 	}},
+	natsdriver.Name: {
+		check: func(c *Config) error {
+			if !c.NATS.Enabled() {
+				return natsdriver.ErrNeedsNATS
+			}
+			return nil
+		},
+		build: func(*Config, *zap.Logger) (driver.Driver, error) { return natsdriver.Driver{}, nil },
+	},
 }
 
 // checkDriver validates DRIVER and what the chosen driver needs.

@@ -203,7 +203,7 @@ func startReceiverLog(t *testing.T, cfg receiver.Config, log *zap.Logger, opts .
 			return false
 		}
 	}
-	require.Eventually(t, func() bool { return exited() || svc.Ready() }, 20*time.Second, 20*time.Millisecond, "receiver not ready")
+	require.Eventually(t, func() bool { return exited() || svc.Ready() }, 60*time.Second, 20*time.Millisecond, "receiver not ready")
 	if exited() {
 		t.Fatalf("receiver stopped: %v", r.err)
 	}

@@ -36,6 +36,8 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("AdminDisabledWithoutToken", s.testAdminDisabled)
 	t.Run("HandlerPanicContained", s.testHandlerPanic)
 	t.Run("CallbackQuery", s.testCallback)
+	t.Run("EditsAndLateAutoAnswer", s.testEditsAndLateAutoAnswer)
+	t.Run("AlbumIsOneEvent", s.testAlbumIsOneEvent)
 	t.Run("ReconnectFetchesMissedUpdates", s.testReconnect)
 	t.Run("NoSecretsInLogs", s.testNoSecretsInLogs)
 	t.Run("UserLogin", s.testUserLogin)
@@ -288,18 +290,7 @@ func (s *suite) testCallback(t *testing.T) {
 	}))
 	u := newUser(t, env, "Clicker")
 	send(t, env, u.ID, "/menu")
-	var menuID int
-	require.Eventually(t, func() bool {
-		msgs, err := env.Server.Messages(u.ID, env.BotID)
-		require.NoError(t, err)
-		for _, m := range msgs {
-			if m.Out && m.Text == "Pick one" {
-				menuID = m.ID
-				return true
-			}
-		}
-		return false
-	}, 10*time.Second, 20*time.Millisecond)
+	menuID := waitBotMessage(t, env, u.ID, "Pick one")
 	require.NoError(t, env.Server.UserPressButton(u.ID, env.BotID, menuID, []byte("no")))
 	select {
 	case data := <-answered:
@@ -317,7 +308,7 @@ func (s *suite) testCallback(t *testing.T) {
 		}
 		return false
 	}, 10*time.Second, 20*time.Millisecond)
-	require.Equal(t, &event.Callback{ID: cb.Callback.ID, Data: "no", MessageID: menuID}, cb.Callback)
+	require.Equal(t, &event.Callback{ID: cb.Callback.ID, CallbackQueryID: cb.Callback.ID, Data: "no", MessageID: menuID}, cb.Callback)
 	require.Equal(t, u.ID, cb.From.ID)
 	require.Equal(t, u.ID, cb.ChatID())
 	require.Equal(t, event.CallbackID(env.BotID, mustInt(t, cb.Callback.ID)), cb.ID)

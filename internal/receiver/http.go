@@ -51,8 +51,15 @@ func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
 	infos := make([]map[string]any, 0, len(bs))
 	for _, b := range bs {
 		in := b.info()
-		infos = append(infos, map[string]any{"id": in.ID, "username": in.Username, "status": in.Status,
-			"error": in.Error, "connected": b.connected.Load()})
+		info := map[string]any{"id": in.ID, "username": in.Username, "status": in.Status,
+			"error": in.Error, "connected": b.connected.Load(), "role": b.role()}
+		if s.nats != nil {
+			info["lease_holder"] = b.leaseHolder()
+			if lag, ok := b.streamLag(); ok {
+				info["stream_lag"] = lag
+			}
+		}
+		infos = append(infos, info)
 	}
 	body := map[string]any{
 		"ready":           ready,
@@ -62,6 +69,9 @@ func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
 		"store_ok":        storeErr == nil,
 		"outbox_depth":    s.store.Depth(),
 		"bots":            infos,
+	}
+	if s.nats != nil {
+		body["replica"] = s.nats.leases.Replica()
 	}
 	status := http.StatusOK
 	if !ready {

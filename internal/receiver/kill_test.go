@@ -46,7 +46,8 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func (s *suite) startProcess(t *testing.T, bin, dataDir, url string) *process {
+// startProcess runs the receiver binary; extra are more VAR=value pairs.
+func (s *suite) startProcess(t *testing.T, bin, dataDir, url string, extra ...string) *process {
 	t.Helper()
 	tc := s.env.Telegram
 	p := &process{addr: freeAddr(t), done: make(chan struct{})}
@@ -67,6 +68,7 @@ func (s *suite) startProcess(t *testing.T, bin, dataDir, url string) *process {
 		"DRIVER_BACKOFF_MAX=200ms",
 		"LOG_LEVEL=warn",
 	)
+	p.cmd.Env = append(p.cmd.Env, extra...)
 	p.cmd.Stdout, p.cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, p.cmd.Start())
 	go func() {

@@ -84,9 +84,11 @@ type Service struct {
 	forward map[event.Type]bool
 
 	db       *storage.DB
-	store    *outbox.Store
+	outbox   *outbox.Store // nil with NATS_URL set
+	store    eventStore    // the outbox, or NATS (natsEvents)
+	nats     *natsMode     // nil without NATS_URL
 	m        *metrics.Metrics
-	disp     *delivery.Dispatcher
+	disp     dispatcher
 	ln       net.Listener
 	srv      *http.Server
 	userMode bool
@@ -109,7 +111,7 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	for _, v := range []interface{ Validate() error }{&cfg, &cfg.HTTP, &cfg.Log, &cfg.Telegram, &cfg.DataDir} {
+	for _, v := range []interface{ Validate() error }{&cfg, &cfg.HTTP, &cfg.Log, &cfg.Telegram, &cfg.DataDir, &cfg.NATS} {
 		if err := v.Validate(); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
@@ -142,42 +144,21 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 			s.Close()
 		}
 	}()
-	if s.db, err = storage.Open(filepath.Join(cfg.Path, DBFile), outbox.Buckets...); err != nil {
-		return nil, err
-	}
-	// The outbox churns (every event is inserted, then deleted): writing
-	// bbolt's freelist on every commit costs more than rebuilding it by a
-	// scan when the file is opened after a crash. bbolt checks this field
-	// at each commit, and converts the file back when opened without it.
-	s.db.NoFreelistSync = true
 	s.m = metrics.New(func() float64 { return float64(s.store.Depth()) })
-	s.store, err = outbox.Open(s.db, outbox.Options{
-		OnCommit: s.onCommit,
-		DedupTTL: cfg.DedupTTL,
-		Logger:   log,
-		ObserveCommit: func(d time.Duration, ops int) {
-			s.m.CommitLatency.Observe(d.Seconds())
-			s.m.CommitOps.Observe(float64(ops))
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-
 	drv := o.driver
 	if drv == nil {
 		if drv, err = newDriver(cfg, log); err != nil {
 			return nil, err
 		}
 	}
-	s.disp = delivery.New(delivery.Config{
-		MaxAttempts:    cfg.MaxAttempts,
-		MaxAge:         cfg.MaxAge,
-		InitialBackoff: cfg.BackoffMin,
-		MaxBackoff:     cfg.BackoffMax,
-		Concurrency:    cfg.Concurrency,
-		MaxInMemory:    cfg.MaxInMemory,
-	}, drv, s.store, s.m, log)
+	if cfg.NATS.Enabled() {
+		err = s.openNATS(drv)
+	} else {
+		err = s.openOutbox(drv)
+	}
+	if err != nil {
+		return nil, err
+	}
 
 	if err := s.buildBots(bots.Merge(tokens, saved), legacySession); err != nil {
 		return nil, err
@@ -195,6 +176,43 @@ func New(cfg Config, log *zap.Logger, opts ...Option) (*Service, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// openOutbox opens the bbolt outbox in DATA_DIR and the dispatcher that
+// delivers from it (NATS_URL empty).
+func (s *Service) openOutbox(drv driver.Driver) error {
+	var err error
+	if s.db, err = storage.Open(filepath.Join(s.cfg.Path, DBFile), outbox.Buckets...); err != nil {
+		return err
+	}
+	// The outbox churns (every event is inserted, then deleted): writing
+	// bbolt's freelist on every commit costs more than rebuilding it by a
+	// scan when the file is opened after a crash. bbolt checks this field
+	// at each commit, and converts the file back when opened without it.
+	s.db.NoFreelistSync = true
+	s.outbox, err = outbox.Open(s.db, outbox.Options{
+		OnCommit: s.onCommit,
+		DedupTTL: s.cfg.DedupTTL,
+		Logger:   s.log,
+		ObserveCommit: func(d time.Duration, ops int) {
+			s.m.CommitLatency.Observe(d.Seconds())
+			s.m.CommitOps.Observe(float64(ops))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.store = s.outbox
+	s.disp = delivery.New(delivery.Config{
+		MaxAttempts:    s.cfg.MaxAttempts,
+		MaxAge:         s.cfg.MaxAge,
+		InitialBackoff: s.cfg.BackoffMin,
+		MaxBackoff:     s.cfg.BackoffMax,
+		Concurrency:    s.cfg.Concurrency,
+		MaxInMemory:    s.cfg.MaxInMemory,
+		AlbumWait:      s.cfg.AlbumWait,
+	}, drv, s.outbox, s.m, s.log)
+	return nil
 }
 
 // migrateSession moves a single-bot DATA_DIR's session to the directory of
@@ -298,12 +316,17 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.Close()
 	// The dispatcher reads the events left in the outbox itself, a window
 	// at a time (delivery.Pager).
-	if n := s.store.Depth(); n > 0 {
-		s.log.Info("delivering events left in the outbox", zap.Int64("count", n))
+	if s.outbox != nil {
+		if n := s.outbox.Depth(); n > 0 {
+			s.log.Info("delivering events left in the outbox", zap.Int64("count", n))
+		}
+		s.outbox.Start()
 	}
-	s.store.Start()
 
 	g, gctx := errgroup.WithContext(ctx)
+	if s.nats != nil {
+		s.nats.run(func(err error) { s.botFailed(nil, err) })
+	}
 	s.mu.Lock()
 	s.runCtx = gctx
 	s.mu.Unlock()
@@ -311,12 +334,14 @@ func (s *Service) Run(ctx context.Context) error {
 		b.start(gctx, s.botFailed)
 	}
 	g.Go(func() error { return s.disp.Run(gctx) })
-	g.Go(func() error {
-		// A backlog read back from the outbox would otherwise stay
-		// resident as mapped file pages (see storage.ReleaseMapped).
-		s.db.KeepMappedSmall(gctx, 500*time.Millisecond, 16<<20)
-		return nil
-	})
+	if s.db != nil {
+		g.Go(func() error {
+			// A backlog read back from the outbox would otherwise stay
+			// resident as mapped file pages (see storage.ReleaseMapped).
+			s.db.KeepMappedSmall(gctx, 500*time.Millisecond, 16<<20)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		select {
 		case err := <-s.fatal:
@@ -340,6 +365,9 @@ func (s *Service) Run(ctx context.Context) error {
 	for _, b := range s.list() {
 		b.stop()
 	}
+	if s.nats != nil {
+		s.nats.stop()
+	}
 	s.log.Info("receiver stopped", zap.Int64("outbox_depth", s.store.Depth()))
 	return err
 }
@@ -347,8 +375,8 @@ func (s *Service) Run(ctx context.Context) error {
 // botFailed handles a bot whose login was refused for good: with one
 // account the whole service stops (the process exits and says why), with
 // several only that bot stops.
-func (s *Service) botFailed(_ *bot, err error) {
-	if len(s.list()) > 1 {
+func (s *Service) botFailed(b *bot, err error) {
+	if b != nil && len(s.list()) > 1 {
 		return
 	}
 	select {
@@ -364,8 +392,11 @@ func (s *Service) Close() {
 		if s.ln != nil {
 			_ = s.ln.Close()
 		}
-		if s.store != nil {
-			_ = s.store.Close()
+		if s.outbox != nil {
+			_ = s.outbox.Close()
+		}
+		if s.nats != nil {
+			s.nats.close()
 		}
 		if s.db != nil {
 			_ = s.db.Close()

@@ -72,7 +72,7 @@ func (b *bot) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 	if len(evs) > 0 {
 		var fresh []outbox.Record
 		var err error
-		if s.cfg.SyncCommit {
+		if s.cfg.SyncCommit || s.nats != nil {
 			fresh, err = s.store.Put(ctx, evs...)
 		} else {
 			fresh, err = s.store.Add(evs...)

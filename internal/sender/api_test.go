@@ -38,7 +38,7 @@ func TestAPI(t *testing.T) {
 				require.Equal(t, "*not bold*", text)
 				require.Zero(t, ents)
 			}},
-			{"markdown", map[string]any{"chat_id": alice.ID, "text": "**bold** and *italic*", "parse_mode": "markdown"}, func(t *testing.T, text string, ents int, _ bool, _ int) {
+			{"commonmark", map[string]any{"chat_id": alice.ID, "text": "**bold** and *italic*", "parse_mode": "CommonMark"}, func(t *testing.T, text string, ents int, _ bool, _ int) {
 				require.Equal(t, "bold and italic", text)
 				require.Equal(t, 2, ents)
 			}},
@@ -114,7 +114,7 @@ func TestAPI(t *testing.T) {
 			{"neither chat nor username", "POST", "/api_v1/send_message", "application/json", `{"text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
 			{"both chat and username", "POST", "/api_v1/send_message", "application/json", `{"chat_id":1,"username":"carol_test","text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
 			{"chat id of no chat", "POST", "/api_v1/send_message", "application/json", `{"chat_id":-2000000000005,"text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
-			{"chat id as string", "POST", "/api_v1/send_message", "application/json", `{"chat_id":"12","text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
+			{"chat id as a word", "POST", "/api_v1/send_message", "application/json", `{"chat_id":"twelve","text":"x"}`, nil, 400, "invalid_argument", "chat_id"},
 			{"bad username", "POST", "/api_v1/send_message", "application/json", `{"username":"@x","text":"x"}`, nil, 400, "invalid_argument", "username"},
 			{"button with both kinds", "POST", "/api_v1/send_message", "application/json", `{"chat_id":1,"text":"x","buttons":[[{"text":"b","url":"https://a.b","callback_data":"c"}]]}`, nil, 400, "invalid_argument", "buttons[0][0]"},
 			{"button bad url", "POST", "/api_v1/send_message", "application/json", `{"chat_id":1,"text":"x","buttons":[[{"text":"b","url":"javascript:alert(1)"}]]}`, nil, 400, "invalid_argument", "buttons[0][0].url"},
@@ -182,7 +182,7 @@ func TestAPI(t *testing.T) {
 
 		e = errorOf(t, s.postJSON(t, "/api_v1/send_message", []byte(`{"chat_id":1,"text":"x","colour":"red"}`), nil), 400)
 		require.Equal(t, "colour", e["field"])
-		require.Equal(t, `unknown field "colour"; the fields here are: chat_id, username, text, parse_mode, buttons, silent, reply_to_message_id, bot`, e["message"])
+		require.Equal(t, `unknown field "colour"; the fields here are: chat_id, username, text, parse_mode, buttons, silent, reply_to_message_id, link_preview, protect_content, bot`, e["message"])
 
 		e = errorOf(t, s.postJSON(t, "/api_v1/send_message",
 			[]byte(`{"chat_id":1,"text":"x","buttons":[[{"text":"a","url":"https://a.b"},{"text":"b","chat_id":1}]]}`), nil), 400)

@@ -106,7 +106,7 @@ func TestEditsDeletesPinsActions(t *testing.T) {
 			{"no message_id", map[string]any{"chat_id": alice.ID, "text": "x"}, http.StatusBadRequest, "invalid_argument"},
 			{"no chat", map[string]any{"message_id": id, "text": "x"}, http.StatusBadRequest, "invalid_argument"},
 			{"unknown field", map[string]any{"chat_id": alice.ID, "message_id": id, "txt": "x"}, http.StatusBadRequest, "invalid_argument"},
-			{"bad html", map[string]any{"chat_id": alice.ID, "message_id": id, "text": "<b>", "parse_mode": "html"}, http.StatusBadRequest, "invalid_argument"},
+			{"bad html", map[string]any{"chat_id": alice.ID, "message_id": id, "text": "<b>", "parse_mode": "html"}, http.StatusBadRequest, "invalid_markup"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

@@ -123,7 +123,7 @@ func (s *Service) newUnit(t bots.Token) (*unit, error) {
 			MaxAttempts:   cfg.JobMaxAttempts,
 			ShutdownGrace: cfg.ShutdownTimeout,
 		}}, t.ID(), gw, runner, log.Named("jobs"))
-		u.jobs, u.bot.Runner, u.bot.Store = shared, shared, s.nats.queue
+		u.jobs, u.bot.Runner, u.bot.Store = shared, shared, shared
 	}
 	return u, nil
 }

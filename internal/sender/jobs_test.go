@@ -31,12 +31,7 @@ type jobResult struct {
 }
 
 type jobView struct {
-	JobID      string      `json:"job_id"`
-	Status     string      `json:"status"`
-	Total      int         `json:"total"`
-	Sent       int         `json:"sent"`
-	Failed     int         `json:"failed"`
-	Pending    int         `json:"pending"`
+	jobSummary
 	Results    []jobResult `json:"results"`
 	NextOffset *int        `json:"next_offset"`
 }
@@ -108,13 +103,14 @@ func TestBulkJobUnderLimits(t *testing.T) {
 	elapsed := time.Since(start)
 	require.Equal(t, n+1, v.Total)
 	require.Equal(t, n, v.Sent)
-	require.Equal(t, 1, v.Failed)
+	require.Equal(t, 1, v.Blocked)
+	require.Zero(t, v.Failed)
 	require.Zero(t, v.Pending)
 	require.Zero(t, env.Server.Stats().FloodWaits, "the proactive limits must keep Telegram from answering FLOOD_WAIT")
 	require.GreaterOrEqual(t, elapsed, time.Duration(float64(n-1)/rate*float64(time.Second)), "sends must be spaced by the rate limit")
 	requireOneEach(t, env, users, "broadcast")
 	last := v.Results[n]
-	require.Equal(t, "failed", last.Status)
+	require.Equal(t, "blocked", last.Status)
 	require.Equal(t, "blocked_by_user", last.Error.Code)
 	for _, r := range v.Results[:n] {
 		require.True(t, r.OK)

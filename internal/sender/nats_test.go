@@ -34,6 +34,24 @@ func startReplicas(t *testing.T, env *emutest.Env, url string, n int, set map[st
 	return out
 }
 
+// senderStart starts the sender a test talks to, in one mode.
+type senderStart func(t *testing.T, env *emutest.Env, set map[string]string) *running
+
+// forModes runs test against one sender in bbolt mode, and against the
+// first of two replicas sharing a NATS server.
+func forModes(t *testing.T, test func(t *testing.T, start senderStart)) {
+	t.Run("bbolt", func(t *testing.T) {
+		test(t, func(t *testing.T, env *emutest.Env, set map[string]string) *running {
+			return startSender(t, env, t.TempDir(), set)
+		})
+	})
+	t.Run("nats", func(t *testing.T) {
+		test(t, func(t *testing.T, env *emutest.Env, set map[string]string) *running {
+			return startReplicas(t, env, natstest.Start(t).ClientURL(), 2, set)[0]
+		})
+	})
+}
+
 func TestNATSIdempotencyAcrossReplicas(t *testing.T) {
 	env := emutest.Start(t)
 	srv := natstest.Start(t)

@@ -50,6 +50,8 @@ type Message struct {
 	Entities    []Entity      `json:"entities,omitempty"`
 	ReplyMarkup *ReplyMarkup  `json:"reply_markup,omitempty"`
 	Document    *DocumentInfo `json:"document,omitempty"`
+	Photo       *PhotoInfo    `json:"photo,omitempty"`
+	GroupedID   int64         `json:"grouped_id,omitempty"`
 	ReplyTo     int           `json:"reply_to,omitempty"`
 	Silent      bool          `json:"silent,omitempty"`
 	// Date is unix seconds.
@@ -372,11 +374,15 @@ func (s *Server) setBlocked(userID, botID int64, blocked bool) error {
 	if err != nil {
 		return err
 	}
+	if u.Blocked[bot.ID] == blocked {
+		return nil
+	}
 	if blocked {
 		u.Blocked[bot.ID] = true
 	} else {
 		delete(u.Blocked, bot.ID)
 	}
+	s.botStoppedLocked(bot, u, blocked)
 	s.dirty = true
 	return nil
 }
@@ -403,8 +409,9 @@ func (s *Server) messagesViewLocked(ms []*message) []Message {
 		}
 		v.EditDate, v.Pinned, v.ProtectContent, v.LinkPreviewDisabled = int64(m.EditDate), m.Pinned, m.NoForwards, m.NoWebpage
 		if d := s.st.Documents[m.DocID]; d != nil {
-			v.Document = &DocumentInfo{ID: d.ID, Name: d.Name, Size: d.Size, MimeType: d.MimeType, SHA256: d.SHA256}
+			v.Document, v.Photo = mediaView(d)
 		}
+		v.GroupedID = m.GroupedID
 		out = append(out, v)
 	}
 	return out

@@ -28,6 +28,7 @@ type receiver struct {
 	gaps   *updates.Manager
 	msgs   chan *tg.Message
 	cbs    chan *tg.UpdateBotCallbackQuery
+	stops  chan *tg.UpdateBotStopped
 	edits  chan *tg.UpdateEditMessage
 }
 
@@ -35,7 +36,11 @@ func newReceiver(t *testing.T, env *emutest.Env, sessionPath string, storage upd
 	t.Helper()
 	d := tg.NewUpdateDispatcher()
 	r := &receiver{msgs: make(chan *tg.Message, 100), cbs: make(chan *tg.UpdateBotCallbackQuery, 100),
-		edits: make(chan *tg.UpdateEditMessage, 100)}
+		stops: make(chan *tg.UpdateBotStopped, 100), edits: make(chan *tg.UpdateEditMessage, 100)}
+	d.OnBotStopped(func(ctx context.Context, e tg.Entities, u *tg.UpdateBotStopped) error {
+		r.stops <- u
+		return nil
+	})
 	d.OnEditMessage(func(ctx context.Context, e tg.Entities, u *tg.UpdateEditMessage) error {
 		r.edits <- u
 		return nil

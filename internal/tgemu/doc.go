@@ -40,7 +40,9 @@
 //	POST /v1/users/{id}/messages           {"text","bot_id"} -> 201 {"message_id"}
 //	GET  /v1/users/{id}/messages?bot_id=   {"messages":[...]} the private chat as the bot sees it, oldest first
 //	POST /v1/users/{id}/callbacks          {"message_id","data","bot_id"}: press an inline button
-//	POST /v1/users/{id}/block, /unblock    {"bot_id"} (optional)
+//	POST /v1/users/{id}/albums             {"count": 2-10,"caption","bot_id"}: the user sends an album of generated PNG photos
+//	                                       -> 201 {"message_ids","grouped_id"}; messages show photo {width,height,sha256} and grouped_id
+//	POST /v1/users/{id}/block, /unblock    {"bot_id"} (optional); the bot gets updateBotStopped on its qts
 //	POST /v1/groups                        {"title","member_ids"} -> 201 {"id","title","members"}
 //	POST /v1/groups/{id}/messages          {"user_id","text"} -> 201 {"message_id"}
 //	GET  /v1/groups/{id}/messages?bot_id=  {"messages":[...]}

@@ -31,7 +31,11 @@ type document struct {
 	Size       int64  `json:"size"`
 	SHA256     string `json:"sha256"`
 	Date       int    `json:"date"`
-	data       []byte
+	// Photo is set for a compressed photo (media.go), with its size.
+	Photo  bool `json:"photo,omitempty"`
+	Width  int  `json:"width,omitempty"`
+	Height int  `json:"height,omitempty"`
+	data   []byte
 }
 
 type uploadKey struct {
@@ -176,7 +180,6 @@ func (s *Server) newDocumentLocked(acc *account, m *tg.InputMediaUploadedDocumen
 	}
 	sum := sha256.Sum256(data)
 	d := &document{
-		ID:         s.st.NextDocID,
 		AccessHash: s.randInt63(),
 		Owner:      acc.ID,
 		Name:       name,
@@ -186,12 +189,18 @@ func (s *Server) newDocumentLocked(acc *account, m *tg.InputMediaUploadedDocumen
 		Date:       int(s.now().Unix()),
 		data:       data,
 	}
+	s.addDocumentLocked(d)
+	u.doc, u.parts = d, nil
+	return d, nil
+}
+
+// addDocumentLocked stores a new document (or photo) under the next ID.
+func (s *Server) addDocumentLocked(d *document) {
+	d.ID = s.st.NextDocID
 	s.st.NextDocID++
 	s.st.Documents[d.ID] = d
-	u.doc, u.parts = d, nil
 	s.dirty = true
 	s.persistDocument(d)
-	return d, nil
 }
 
 // documentTLLocked renders d with a fresh file reference.
@@ -258,6 +267,10 @@ func (s *Server) mediaDocumentLocked(acc *account, media tg.InputMediaClass) (*d
 		return s.newDocumentLocked(acc, m)
 	case *tg.InputMediaDocument:
 		return s.existingDocumentLocked(m.ID)
+	case *tg.InputMediaUploadedPhoto:
+		return s.newPhotoLocked(acc, m.File)
+	case *tg.InputMediaPhoto:
+		return s.existingPhotoLocked(m.ID)
 	case *tg.InputMediaEmpty, nil:
 		return nil, tgerr.New(400, "MEDIA_EMPTY")
 	default:
@@ -278,7 +291,7 @@ func (s *Server) messagesUploadMedia(c *call, req *tg.MessagesUploadMediaRequest
 	if err != nil {
 		return nil, err
 	}
-	return &tg.MessageMediaDocument{Document: s.documentTLLocked(d)}, nil
+	return s.mediaTLLocked(d), nil
 }
 
 func (s *Server) messagesSendMedia(c *call, req *tg.MessagesSendMediaRequest) (bin.Encoder, error) {
@@ -333,6 +346,9 @@ func (s *Server) messagesGetMessages(c *call, req *tg.MessagesGetMessagesRequest
 
 func (s *Server) uploadGetFile(c *call, req *tg.UploadGetFileRequest) (bin.Encoder, error) {
 	loc, ok := req.Location.(*tg.InputDocumentFileLocation)
+	if p, isPhoto := req.Location.(*tg.InputPhotoFileLocation); isPhoto {
+		loc, ok = &tg.InputDocumentFileLocation{ID: p.ID, AccessHash: p.AccessHash, FileReference: p.FileReference}, true
+	}
 	if !ok {
 		return nil, tgerr.New(400, "LOCATION_INVALID")
 	}

@@ -28,6 +28,7 @@ func (s *Server) buildRoutes() map[uint32]route {
 		tg.UpdatesGetStateRequestTypeID:                  handler(false, s.updatesGetState),
 		tg.UpdatesGetDifferenceRequestTypeID:             handler(false, s.updatesGetDifference),
 		tg.MessagesSendMediaRequestTypeID:                handler(false, s.messagesSendMedia),
+		tg.MessagesSendMultiMediaRequestTypeID:           handler(false, s.messagesSendMultiMedia),
 		tg.MessagesUploadMediaRequestTypeID:              handler(false, s.messagesUploadMedia),
 		tg.MessagesGetMessagesRequestTypeID:              handler(false, s.messagesGetMessages),
 		tg.UploadSaveFilePartRequestTypeID:               handler(false, s.uploadSaveFilePart),
@@ -267,7 +268,7 @@ func (s *Server) contactsGetContacts(*call, *tg.ContactsGetContactsRequest) (bin
 func (s *Server) updatesGetState(c *call, _ *tg.UpdatesGetStateRequest) (bin.Encoder, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &tg.UpdatesState{Pts: c.acc.Pts, Date: int(s.now().Unix())}, nil
+	return &tg.UpdatesState{Pts: c.acc.Pts, Qts: c.acc.Qts, Date: int(s.now().Unix())}, nil
 }
 
 func (s *Server) updatesGetDifference(c *call, req *tg.UpdatesGetDifferenceRequest) (bin.Encoder, error) {
@@ -275,13 +276,14 @@ func (s *Server) updatesGetDifference(c *call, req *tg.UpdatesGetDifferenceReque
 	defer s.mu.Unlock()
 	acc := c.acc
 	now := int(s.now().Unix())
-	state := tg.UpdatesState{Pts: acc.Pts, Date: now}
+	state := tg.UpdatesState{Pts: acc.Pts, Qts: acc.Qts, Date: now}
 	if req.Pts > acc.Pts {
 		// The client is ahead (the emulator lost its state): reset it.
 		return &tg.UpdatesDifference{State: state}, nil
 	}
 	entries := acc.since(req.Pts)
-	if len(entries) == 0 {
+	stops := acc.stopsSince(req.Qts)
+	if len(entries) == 0 && len(stops) == 0 {
 		return &tg.UpdatesDifferenceEmpty{Date: now}, nil
 	}
 	slice := len(entries) > maxDifference
@@ -309,10 +311,14 @@ func (s *Server) updatesGetDifference(c *call, req *tg.UpdatesGetDifferenceReque
 			msgs = append(msgs, m)
 		}
 	}
+	for _, st := range stops {
+		other = append(other, st.tl())
+		msgs = append(msgs, &message{FromID: st.UserID})
+	}
 	users := s.usersForLocked(acc.ID, msgs...)
 	chats := s.chatsForLocked(msgs...)
 	if slice {
-		inter := tg.UpdatesState{Pts: entries[len(entries)-1].Pts, Date: now}
+		inter := tg.UpdatesState{Pts: entries[len(entries)-1].Pts, Qts: acc.Qts, Date: now}
 		return &tg.UpdatesDifferenceSlice{NewMessages: news, OtherUpdates: other, Users: users, Chats: chats, IntermediateState: inter}, nil
 	}
 	return &tg.UpdatesDifference{NewMessages: news, OtherUpdates: other, Users: users, Chats: chats, State: state}, nil

@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/users/{id}/messages", endpoint(s, http.StatusOK, s.httpUserMessages))
 		r.Patch("/users/{id}/messages/{message_id}", endpoint(s, http.StatusOK, s.httpUserEditMessage))
 		r.Post("/users/{id}/callbacks", endpoint(s, http.StatusCreated, s.httpUserPressButton))
+		r.Post("/users/{id}/albums", endpoint(s, http.StatusCreated, s.httpUserSendAlbum))
 		r.Post("/users/{id}/block", endpoint(s, http.StatusOK, s.httpBlock(true)))
 		r.Post("/users/{id}/unblock", endpoint(s, http.StatusOK, s.httpBlock(false)))
 		r.Get("/events", s.httpEvents)
@@ -242,11 +243,11 @@ func (s *Server) httpBlock(block bool) func(*http.Request, int64, blockIn) (any,
 				return nil, err
 			}
 		}
-		err := s.Unblock(id, in.BotID)
+		set := s.Unblock
 		if block {
-			err = s.Block(id, in.BotID)
+			set = s.Block
 		}
-		if err != nil {
+		if err := set(id, in.BotID); err != nil {
 			return nil, err
 		}
 		return map[string]bool{"blocked": block}, nil

@@ -45,9 +45,10 @@ func (s *Server) messageTLLocked(m *message) *tg.Message {
 	}
 	if m.DocID != 0 {
 		if d := s.st.Documents[m.DocID]; d != nil {
-			out.Media = &tg.MessageMediaDocument{Document: s.documentTLLocked(d)}
+			out.Media = s.mediaTLLocked(d)
 		}
 	}
+	out.GroupedID = m.GroupedID
 	return out
 }
 
@@ -131,6 +132,10 @@ type outgoing struct {
 	replyTo  int
 	silent   bool
 	randomID int64
+	// groupedID makes the message part of an album; album items after the
+	// first skip the flood limits (one album counts once).
+	groupedID int64
+	unlimited bool
 	// noForwards (protect_content) and noWebpage (no link preview).
 	noForwards, noWebpage bool
 }
@@ -162,7 +167,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		}
 		recipients = append(recipients, to)
 	}
-	if acc.Bot {
+	if acc.Bot && !o.unlimited {
 		if err := s.limiter.allow(s.now(), acc.ID, o.peer); err != nil {
 			return nil, nil, err
 		}
@@ -181,7 +186,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 	mine := &message{
 		Peer: o.peer, FromID: acc.ID, Out: true, Date: date, Text: o.text, Entities: ents, Markup: markup,
 		DocID: docID, ReplyTo: o.replyTo, Silent: o.silent, RandomID: o.randomID,
-		NoForwards: o.noForwards, NoWebpage: o.noWebpage,
+		NoForwards: o.noForwards, NoWebpage: o.noWebpage, GroupedID: o.groupedID,
 	}
 	acc.addMessage(mine)
 	s.pushMessageLocked(acc, mine, callerSession)
@@ -194,6 +199,7 @@ func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*mes
 		theirs := &message{
 			Peer: peer, FromID: acc.ID, Date: date, Text: o.text, Entities: ents, Markup: markup,
 			DocID: docID, Silent: o.silent, SrcID: mine.ID, NoForwards: o.noForwards, NoWebpage: o.noWebpage,
+			GroupedID: o.groupedID,
 		}
 		if o.replyTo != 0 {
 			theirs.ReplyTo = s.counterpartLocked(acc, r, o.replyTo)

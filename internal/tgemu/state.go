@@ -112,6 +112,8 @@ type account struct {
 	Messages   []*message       `json:"messages"`           // ascending ID
 	Log        []*logEntry      `json:"log"`                // ascending Pts
 	Blocked    map[int64]bool   `json:"blocked,omitempty"`  // bots this user blocked
+	Qts        int              `json:"qts,omitempty"`      // a bot's qts sequence (botstopped.go)
+	Stops      []*botStop       `json:"stops,omitempty"`    // a bot's updateBotStopped log, ascending Qts
 	Password   *password        `json:"password,omitempty"` // 2FA verifier, nil = none
 	RandomIDs  map[int64]int    `json:"-"`
 	byID       map[int]*message `json:"-"`
@@ -254,6 +256,8 @@ type message struct {
 	ReplyTo  int     `json:"reply_to,omitempty"`
 	Silent   bool    `json:"silent,omitempty"`
 	RandomID int64   `json:"random_id,omitempty"`
+	// GroupedID is the album the message belongs to (0 = none).
+	GroupedID int64 `json:"grouped_id,omitempty"`
 	// SrcID is, in a recipient's copy, the ID of the sender's copy.
 	SrcID      int  `json:"src_id,omitempty"`
 	EditDate   int  `json:"edit_date,omitempty"`
@@ -269,11 +273,23 @@ func encodeEntities(ents []tg.MessageEntityClass) []byte {
 	var b bin.Buffer
 	b.PutVectorHeader(len(ents))
 	for _, e := range ents {
-		if err := e.Encode(&b); err != nil {
+		if err := storedEntity(e).Encode(&b); err != nil {
 			return nil
 		}
 	}
 	return b.Copy()
+}
+
+// storedEntity is the entity as Telegram stores it: a mention sent as
+// inputMessageEntityMentionName becomes messageEntityMentionName (the
+// access hash is not checked).
+func storedEntity(e tg.MessageEntityClass) tg.MessageEntityClass {
+	if m, ok := e.(*tg.InputMessageEntityMentionName); ok {
+		if u, ok := m.UserID.(*tg.InputUser); ok {
+			return &tg.MessageEntityMentionName{Offset: m.Offset, Length: m.Length, UserID: u.UserID}
+		}
+	}
+	return e
 }
 
 func decodeEntities(raw []byte) []tg.MessageEntityClass {

@@ -1,6 +1,7 @@
 package tgemu
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -15,6 +16,8 @@ type Entity struct {
 	URL      string `json:"url,omitempty"`
 	UserID   int64  `json:"user_id,omitempty"`
 	Language string `json:"language,omitempty"`
+	// CustomEmojiID is a custom_emoji's document ID, a string as in the Bot API.
+	CustomEmojiID string `json:"custom_emoji_id,omitempty"`
 }
 
 // ReplyMarkup is a message's keyboard in the Bot API's shape.
@@ -78,6 +81,12 @@ func entitiesView(ents []tg.MessageEntityClass) []Entity {
 			v.UserID = e.UserID
 		case *tg.MessageEntityPre:
 			v.Language = e.Language
+		case *tg.MessageEntityCustomEmoji:
+			v.CustomEmojiID = strconv.FormatInt(e.DocumentID, 10)
+		case *tg.MessageEntityBlockquote:
+			if e.Collapsed {
+				v.Type = "expandable_blockquote"
+			}
 		}
 		out = append(out, v)
 	}

@@ -32,6 +32,7 @@ package delivery
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver"
+	"github.com/tgbotsvc/tgbot/internal/receiver/event"
 	"github.com/tgbotsvc/tgbot/internal/receiver/metrics"
 	"github.com/tgbotsvc/tgbot/internal/receiver/outbox"
 )
@@ -68,6 +70,11 @@ type Config struct {
 	// Clock drives the backoff timers and the age of events [the system
 	// clock]; tests pass a fake one (github.com/gotd/neo).
 	Clock clock.Clock
+	// AlbumWait is how long the first message of an album waits for the
+	// rest before the album goes out as one media_group event [0 = every
+	// message of an album is delivered as a media_group event of its own
+	// as soon as it is first in its chat].
+	AlbumWait time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -555,25 +562,35 @@ func (d *Dispatcher) work() {
 			return
 		}
 		q := d.ready.pop()
+		rec, members, wait := d.nextLocked(q)
+		if wait > 0 {
+			// An album's first message waits for the rest, on a timer.
+			q.state = chatBackoff
+			q.timer = afterFunc(d.cfg.Clock, wait, func() { d.wake(q) })
+			continue
+		}
 		q.state = chatBusy
-		rec := q.recs[q.head]
 		d.mu.Unlock()
 
-		res, wait := d.attempt(&rec)
+		res, wait := d.attempt(&rec, members)
 
 		d.mu.Lock()
 		switch res {
 		case attemptDone:
-			q.pop()
-			d.held--
+			n := max(1, len(members))
+			for range n {
+				q.pop()
+			}
+			d.held -= n
 			if l := d.lanes[q.key.bot]; l != nil {
-				l.held--
+				l.held -= n
 				if l.paged && l.held <= d.shareLocked()/2 {
 					d.kickPage()
 				}
 			}
 		case attemptRetry:
-			q.recs[q.head] = rec // attempts and last error, for the next try
+			// Attempts and last error, for the next try.
+			q.recs[q.head].Attempts, q.recs[q.head].LastError = rec.Attempts, rec.LastError
 		}
 		switch {
 		case q.len() == 0:
@@ -634,9 +651,38 @@ const (
 	attemptStopped
 )
 
+// nextLocked returns what a worker delivers next from q: its first record,
+// or, when that is a message of an album, one media_group record made of
+// the album's messages at the head of the queue (members, in order) once
+// AlbumWait has passed since the first arrived; until then wait > 0.
+func (d *Dispatcher) nextLocked(q *chat) (rec outbox.Record, members []outbox.Record, wait time.Duration) {
+	rec = q.recs[q.head]
+	group := rec.Event.AlbumID()
+	if group == "" {
+		return rec, nil, 0
+	}
+	if w := rec.Enqueued.Add(d.cfg.AlbumWait).Sub(d.cfg.Clock.Now()); w > 0 && !d.stopping {
+		return rec, nil, w
+	}
+	n := 1
+	for q.head+n < len(q.recs) && q.recs[q.head+n].Event.AlbumID() == group {
+		n++
+	}
+	members = slices.Clone(q.recs[q.head : q.head+n])
+	evs := make([]event.Event, n)
+	for i := range members {
+		evs[i] = members[i].Event
+	}
+	merged, _ := event.Album(evs)
+	return outbox.Record{Seq: rec.Seq, Event: merged, Enqueued: rec.Enqueued, Attempts: rec.Attempts, LastError: rec.LastError},
+		members, 0
+}
+
 // attempt is the retry stage for one driver call at rec, which it updates
-// (attempts, last error) when the call failed.
-func (d *Dispatcher) attempt(rec *outbox.Record) (attemptResult, time.Duration) {
+// (attempts, last error) when the call failed. members are the records rec
+// was made of (an album), nil when it is a record of the store itself: the
+// store's bookkeeping (ack, attempts, dead letter) applies to them.
+func (d *Dispatcher) attempt(rec *outbox.Record, members []outbox.Record) (attemptResult, time.Duration) {
 	attempt := rec.Attempts + 1
 	ctx := d.firstCtx
 	if attempt > 1 {
@@ -646,7 +692,12 @@ func (d *Dispatcher) attempt(rec *outbox.Record) (attemptResult, time.Duration) 
 	err := d.drv.Deliver(ctx, rec.Event)
 	d.m.AttemptLatency.Observe(time.Since(start).Seconds())
 	if err == nil {
-		d.store.Ack(rec.Event.ID)
+		if members == nil {
+			d.store.Ack(rec.Event.ID)
+		}
+		for _, m := range members {
+			d.store.Ack(m.Event.ID)
+		}
 		d.m.Delivered.Inc()
 		d.m.DeliveryLatency.Observe(d.cfg.Clock.Now().Sub(rec.Enqueued).Seconds())
 		return attemptDone, 0
@@ -658,11 +709,23 @@ func (d *Dispatcher) attempt(rec *outbox.Record) (attemptResult, time.Duration) 
 	if reason := d.deadReason(*rec, err); reason != "" {
 		d.log.Warn("event dead-lettered", zap.String("event_id", rec.Event.ID), zap.Int64("chat_id", rec.Event.ChatID()),
 			zap.String("reason", reason), zap.Int("attempts", attempt), zap.Error(err))
-		d.store.Dead(*rec)
+		if members == nil {
+			d.store.Dead(*rec)
+		}
+		for _, m := range members {
+			m.Attempts, m.LastError = rec.Attempts, rec.LastError
+			d.store.Dead(m)
+		}
 		d.m.DeadLettered.Inc()
 		return attemptDone, 0
 	}
-	d.store.Update(*rec)
+	if members == nil {
+		d.store.Update(*rec)
+	} else {
+		first := members[0]
+		first.Attempts, first.LastError = rec.Attempts, rec.LastError
+		d.store.Update(first)
+	}
 	d.m.Retried.Inc()
 	wait := d.backoff(attempt, err)
 	d.log.Info("delivery failed, will retry", zap.String("event_id", rec.Event.ID), zap.Int64("chat_id", rec.Event.ChatID()),
@@ -686,14 +749,21 @@ func (d *Dispatcher) deadReason(rec outbox.Record, err error) string {
 // jitter" (half fixed, half random) so that chats failing together do not
 // retry together, or the downstream's Retry-After when that is longer.
 func (d *Dispatcher) backoff(attempt int, err error) time.Duration {
-	exp := d.cfg.InitialBackoff
-	for i := 1; i < attempt && exp < d.cfg.MaxBackoff; i++ {
+	return Backoff(d.cfg, attempt, err)
+}
+
+// Backoff is the wait before attempt+1 after attempt failed with err, by
+// cfg's backoff settings (defaults applied); the NATS delivery shares it.
+func Backoff(cfg Config, attempt int, err error) time.Duration {
+	cfg.setDefaults()
+	exp := cfg.InitialBackoff
+	for i := 1; i < attempt && exp < cfg.MaxBackoff; i++ {
 		exp *= 2
 	}
-	exp = min(exp, d.cfg.MaxBackoff)
+	exp = min(exp, cfg.MaxBackoff)
 	wait := exp/2 + rand.N(exp/2+1)
 	if ra, ok := driver.RetryAfterOf(err); ok {
-		wait = max(wait, min(ra, d.cfg.MaxRetryAfter))
+		wait = max(wait, min(ra, cfg.MaxRetryAfter))
 	}
 	return wait
 }

@@ -58,9 +58,10 @@ func FromUpdate(botID int64, u tg.UpdateClass, ents Entities) (ev Event, ok bool
 			Chat:  chatOf(u.Peer, ents),
 			From:  userOf(u.UserID, ents),
 			Callback: &Callback{
-				ID:        formatInt(u.QueryID),
-				Data:      string(u.Data),
-				MessageID: u.MsgID,
+				ID:              formatInt(u.QueryID),
+				CallbackQueryID: formatInt(u.QueryID),
+				Data:            string(u.Data),
+				MessageID:       u.MsgID,
 			},
 		}
 		return ev, true
@@ -84,10 +85,12 @@ func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Even
 		BotID: botID,
 		Chat:  chatOf(msg.PeerID, ents),
 		Message: &Message{
-			ID:       msg.ID,
-			Text:     msg.Message,
-			Entities: convertEntities(msg.Entities),
-			Document: documentOf(msg.Media),
+			ID:           msg.ID,
+			Text:         msg.Message,
+			Entities:     convertEntities(msg.Entities),
+			Document:     documentOf(msg.Media),
+			Photo:        photoOf(msg.Media),
+			MediaGroupID: groupedID(msg),
 		},
 	}
 	// Fields are read directly, not through the flag-checking getters, so

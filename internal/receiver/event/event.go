@@ -82,6 +82,8 @@ type Event struct {
 	Message *Message `json:"message,omitempty"`
 	// Callback is set for callback_query.
 	Callback *Callback `json:"callback,omitempty"`
+	// MediaGroup is set for media_group.
+	MediaGroup *MediaGroup `json:"media_group,omitempty"`
 	// Data is the payload of events produced by handlers (user.create).
 	Data json.RawMessage `json:"data,omitempty"`
 }
@@ -134,6 +136,11 @@ type Message struct {
 	Document         *Document `json:"document,omitempty"`
 	ReplyToMessageID int       `json:"reply_to_message_id,omitempty"`
 	EditDate         int64     `json:"edit_date,omitempty"`
+	// Photo lists the sizes of an attached photo, smallest first.
+	Photo []PhotoSize `json:"photo,omitempty"`
+	// MediaGroupID is set on the messages of an album (Telegram's
+	// grouped_id); they are delivered together as one media_group event.
+	MediaGroupID string `json:"media_group_id,omitempty"`
 }
 
 // Entity is a formatting entity of a message text, offsets in UTF-16 code
@@ -159,9 +166,12 @@ type Document struct {
 
 // Callback is an inline button press.
 type Callback struct {
-	ID        string `json:"id"`
-	Data      string `json:"data"`
-	MessageID int    `json:"message_id"`
+	ID string `json:"id"`
+	// CallbackQueryID is ID again, under the name answer_callback_query
+	// of the sender takes it.
+	CallbackQueryID string `json:"callback_query_id"`
+	Data            string `json:"data"`
+	MessageID       int    `json:"message_id"`
 }
 
 // UserCreate is the Data of a user.create event.

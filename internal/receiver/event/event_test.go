@@ -85,7 +85,7 @@ func TestFromUpdateMatchesSchema(t *testing.T) {
 	ev, ok = FromUpdate(bot, &tg.UpdateBotCallbackQuery{QueryID: 555, UserID: 7, Peer: &tg.PeerUser{UserID: 7}, MsgID: 10, Data: []byte("yes")}, ents)
 	require.True(t, ok)
 	require.Equal(t, "42:q555", ev.ID)
-	require.Equal(t, &Callback{ID: "555", Data: "yes", MessageID: 10}, ev.Callback)
+	require.Equal(t, &Callback{ID: "555", CallbackQueryID: "555", Data: "yes", MessageID: 10}, ev.Callback)
 	validate(t, sch, ev)
 
 	_, ok = FromUpdate(bot, &tg.UpdateNewMessage{Message: &tg.Message{ID: 12, Out: true, PeerID: &tg.PeerUser{UserID: 7}}}, ents)

@@ -240,9 +240,14 @@ func TestCallbackAutoAnswerAndDrop(t *testing.T) {
 		}
 		return nil
 	}))
-	run, client, _, m := newRunner(t, r, RunnerConfig{QueueSize: 2})
+	run, client, _, m := newRunner(t, r, RunnerConfig{QueueSize: 2, CallbackAutoAnswer: time.Second})
 	cb := &Update{Event: event.Event{Type: event.TypeCallbackQuery, Chat: &event.Chat{ID: 3}}, Callback: &tg.UpdateBotCallbackQuery{QueryID: 77}}
 	run.Dispatch(cb)
+	// Not at once: the downstream service has the delay to answer first.
+	time.Sleep(300 * time.Millisecond)
+	client.mu.Lock()
+	require.Empty(t, client.answered)
+	client.mu.Unlock()
 	require.Eventually(t, func() bool {
 		client.mu.Lock()
 		defer client.mu.Unlock()
@@ -254,6 +259,16 @@ func TestCallbackAutoAnswerAndDrop(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, testutilValue(m.HandlerDropped), 7.0)
 	close(block)
+}
+
+func TestCallbackNeverAutoAnswered(t *testing.T) {
+	run, client, _, _ := newRunner(t, NewRouter(), RunnerConfig{CallbackAutoAnswer: AutoAnswerAfter(0)})
+	answered := &Update{Event: event.Event{Type: event.TypeCallbackQuery, Chat: &event.Chat{ID: 3}}, Callback: &tg.UpdateBotCallbackQuery{QueryID: 1}}
+	run.Dispatch(answered)
+	time.Sleep(500 * time.Millisecond)
+	client.mu.Lock()
+	defer client.mu.Unlock()
+	require.Empty(t, client.answered)
 }
 
 func recvErr(t *testing.T, errs <-chan error) error {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gotd/td/tgerr"
 	"go.uber.org/zap"
 
 	"github.com/tgbotsvc/tgbot/internal/receiver/metrics"
@@ -21,6 +22,19 @@ type RunnerConfig struct {
 	ConversationTimeout time.Duration
 	// HandlerTimeout bounds one handler run, conversations included [15 min].
 	HandlerTimeout time.Duration
+	// CallbackAutoAnswer is how long a callback query that no handler
+	// answered waits before it is answered empty [5 s]; negative: never
+	// (see AutoAnswerAfter).
+	CallbackAutoAnswer time.Duration
+}
+
+// AutoAnswerAfter turns the configured delay (0 = never) into
+// RunnerConfig.CallbackAutoAnswer.
+func AutoAnswerAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func (c *RunnerConfig) setDefaults() {
@@ -32,6 +46,9 @@ func (c *RunnerConfig) setDefaults() {
 	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 15 * time.Minute
+	}
+	if c.CallbackAutoAnswer == 0 {
+		c.CallbackAutoAnswer = 5 * time.Second
 	}
 }
 
@@ -192,14 +209,37 @@ func run(ctx context.Context, h Handler, c *Context) (result string, err error) 
 	return "ok", nil
 }
 
-// autoAnswer stops the client's spinner on a callback nobody answered.
-func (w *chatWorker) autoAnswer(ctx context.Context, u *Update, answered bool) {
-	if u.Callback == nil || answered {
+// autoAnswer stops the client's spinner on a callback no handler answered,
+// once the downstream service had CallbackAutoAnswer to answer it through
+// the sender. Telegram's "already answered" (QUERY_ID_INVALID) then means
+// someone did: not an error. The wait holds no chat worker.
+func (w *chatWorker) autoAnswer(_ context.Context, u *Update, answered bool) {
+	r := w.r
+	if u.Callback == nil || answered || r.cfg.CallbackAutoAnswer < 0 {
 		return
 	}
-	if err := w.r.client.AnswerCallback(ctx, u.Callback.QueryID, ""); err != nil {
-		w.r.log.Debug("answer callback", zap.Error(err))
-	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTimer(r.cfg.CallbackAutoAnswer)
+		defer t.Stop()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, 30*time.Second)
+		defer cancel()
+		err := r.client.AnswerCallback(ctx, u.Callback.QueryID, "")
+		switch {
+		case err == nil:
+			r.log.Debug("callback answered empty", zap.String("event_id", u.Event.ID))
+		case tgerr.Is(err, "QUERY_ID_INVALID"):
+			r.log.Debug("callback already answered", zap.String("event_id", u.Event.ID))
+		default:
+			r.log.Warn("answer callback", zap.String("event_id", u.Event.ID), zap.Error(err))
+		}
+	}()
 }
 
 // next waits for the next text message of sender in this chat, handling

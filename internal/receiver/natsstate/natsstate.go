@@ -386,6 +386,8 @@ func (s *Store) flushBot(ctx context.Context, bot int64) {
 		s.log.Error("encode state", zap.Int64("bot_id", bot), zap.Error(err))
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	var nrev uint64
 	if rev == 0 {
 		nrev, err = s.kv.Create(ctx, key(bot), data)

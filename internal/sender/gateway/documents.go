@@ -168,6 +168,9 @@ func (g *Gateway) Document(id string) (store.Document, error) {
 func (g *Gateway) sendDocument(ctx context.Context, api *tg.Client, peer tg.InputPeerClass, chatID int64,
 	req send.Request, caption string, entities []tg.MessageEntityClass, randomID int64,
 ) (tg.UpdatesClass, error) {
+	if req.Photo {
+		return g.sendPhoto(ctx, api, peer, req, caption, entities, randomID)
+	}
 	doc, err := g.Document(req.DocumentID)
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func (g *Gateway) EditMessage(ctx context.Context, e send.Edit) (send.EditResult
 		if e.Caption {
 			field = "caption"
 		}
-		text, entities, err := format(*e.Text, e.ParseMode, field, !e.Caption)
+		text, entities, err := g.format(*e.Text, e.ParseMode, field, !e.Caption)
 		if err != nil {
 			return res, err
 		}

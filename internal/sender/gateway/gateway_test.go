@@ -80,15 +80,25 @@ func TestSentMessage(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
+	format := (&Gateway{}).format
 	text, ents, err := format("<b>bold</b> <a href=\"https://x.y\">link</a>", send.ParseHTML, "text", true)
 	require.NoError(t, err)
 	require.Equal(t, "bold link", text)
 	require.Len(t, ents, 2)
 
-	text, ents, err = format("**b** _i_ `c`", send.ParseMarkdown, "text", true)
+	text, ents, err = format("**b** _i_ `c`", send.ParseCommonMark, "text", true)
 	require.NoError(t, err)
 	require.Equal(t, "b i c", text)
 	require.Len(t, ents, 3)
+
+	text, ents, err = format("*b* _i_ `c`", "markdownv2", "text", true)
+	require.NoError(t, err)
+	require.Equal(t, "b i c", text)
+	require.Len(t, ents, 3)
+
+	_, _, err = format("*b* _i_ `c`.", send.ParseMarkdownV2, "caption", true)
+	require.Equal(t, "invalid_markup", send.As(err).Code)
+	require.Equal(t, "caption", send.As(err).Field)
 
 	text, ents, err = format("<b>raw</b>", send.ParsePlain, "text", true)
 	require.NoError(t, err)

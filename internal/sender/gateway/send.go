@@ -2,12 +2,8 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
-	"github.com/gotd/td/telegram/message/entity"
-	"github.com/gotd/td/telegram/message/html"
-	"github.com/gotd/td/telegram/message/markdown"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
@@ -22,6 +18,9 @@ func (g *Gateway) Send(ctx context.Context, req send.Request, randomID int64) (s
 	kind := "message"
 	if req.IsDocument() {
 		kind = "document"
+	}
+	if req.Photo {
+		kind = "photo"
 	}
 	if g.metrics != nil {
 		if err != nil {
@@ -69,7 +68,7 @@ func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeer
 	if req.IsDocument() {
 		field = "caption"
 	}
-	text, entities, err := format(req.Text, req.ParseMode, field, !req.IsDocument())
+	text, entities, err := g.format(req.Text, req.ParseMode, field, !req.IsDocument())
 	if err != nil {
 		return send.Result{}, err
 	}
@@ -107,27 +106,26 @@ func (g *Gateway) deliver(ctx context.Context, api *tg.Client, peer tg.InputPeer
 }
 
 // format applies the parse mode. The result is checked again because markup
-// can leave nothing ("<b></b>").
-func format(text, mode, field string, required bool) (string, []tg.MessageEntityClass, error) {
-	if mode == send.ParsePlain || text == "" {
-		return text, nil, nil
-	}
-	var b entity.Builder
-	var err error
-	switch mode {
-	case send.ParseHTML:
-		err = html.HTML(strings.NewReader(text), &b, html.Options{})
-	case send.ParseMarkdown:
-		err = markdown.Markdown(strings.NewReader(text), &b, markdown.Options{})
-	default:
-		return "", nil, send.Invalid("parse_mode", fmt.Sprintf("unknown parse_mode %q", mode))
-	}
+// can leave nothing ("<b></b>"). Mentions (tg://user?id=N) get the access
+// hash the store knows for the user, if any.
+func (g *Gateway) format(text, mode, field string, required bool) (string, []tg.MessageEntityClass, error) {
+	out, entities, err := send.ParseText(field, "parse_mode", mode, text)
 	if err != nil {
-		return "", nil, send.Invalid(field, "cannot parse "+mode+": "+err.Error())
+		return "", nil, err
 	}
-	out, entities := b.Complete()
 	if required && strings.TrimSpace(out) == "" {
-		return "", nil, send.Invalid(field, "text is empty once "+mode+" markup is removed")
+		return "", nil, send.Invalid(field, field+" is empty once "+mode+" markup is removed")
+	}
+	for _, e := range entities {
+		m, ok := e.(*tg.InputMessageEntityMentionName)
+		if !ok || g.store == nil {
+			continue
+		}
+		if u, ok := m.UserID.(*tg.InputUser); ok && u.AccessHash == 0 {
+			if p, err := g.store.Peer(send.PeerUser, u.UserID); err == nil {
+				u.AccessHash = p.AccessHash
+			}
+		}
 	}
 	return out, entities, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/tgbotsvc/tgbot/internal/bots"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
-	"github.com/tgbotsvc/tgbot/internal/sender/store"
-	"github.com/tgbotsvc/tgbot/internal/storage"
 )
 
 // Bot is one bot the API sends as: its gateway (client, rate limits, flood
@@ -263,20 +260,6 @@ func (a *API) document(ctx context.Context, bot *Bot, id string) error {
 		return err
 	}
 	return err
-}
-
-// findJob looks a job up in every bot's store.
-func (a *API) findJob(id string) (JobStore, store.Job, error) {
-	for _, b := range a.bots.All() {
-		job, err := b.Store.Job(id)
-		if err == nil {
-			return b.Store, job, nil
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
-			return nil, store.Job{}, send.Internal(err)
-		}
-	}
-	return nil, store.Job{}, errJobNotFound
 }
 
 // botScope is the part of an idempotency key's scope that names the bot of

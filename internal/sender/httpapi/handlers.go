@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -62,20 +61,31 @@ func (a *API) sendDocument(w http.ResponseWriter, r *http.Request) {
 	a.sendOne(w, r, decodeSendDocument)
 }
 
-func (a *API) sendOne(w http.ResponseWriter, r *http.Request, decode func([]byte) (send.Request, json.RawMessage, error)) {
+// decodeFor reads a request body with decode and picks the bot it names;
+// ok is false when it answered an error.
+func decodeFor[T any](a *API, w http.ResponseWriter, r *http.Request, decode func([]byte) (T, json.RawMessage, error)) (_ T, _ *Bot, ok bool) {
+	var zero T
 	data, err := readJSON(w, r, a.opts.MaxJSONBytes)
 	if err != nil {
 		a.fail(w, r, err)
-		return
+		return zero, nil, false
 	}
 	req, bot, err := decode(data)
 	if err != nil {
 		a.fail(w, r, err)
-		return
+		return zero, nil, false
 	}
 	b, err := a.pick(parseBotRef(bot, "bot"))
 	if err != nil {
 		a.fail(w, r, err)
+		return zero, nil, false
+	}
+	return req, b, true
+}
+
+func (a *API) sendOne(w http.ResponseWriter, r *http.Request, decode func([]byte) (send.Request, json.RawMessage, error)) {
+	req, b, ok := decodeFor(a, w, r, decode)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)
@@ -241,16 +251,9 @@ func (a *API) submitJob(w http.ResponseWriter, r *http.Request, bot *Bot, b *Bul
 	writeJSON(w, http.StatusAccepted, jobAccepted{JobID: job.ID, Status: store.JobQueued, Total: len(items)})
 }
 
+// jobView is a job with a page of its recipients' results.
 type jobView struct {
-	JobID      string       `json:"job_id"`
-	Status     string       `json:"status"`
-	Total      int          `json:"total"`
-	Sent       int          `json:"sent"`
-	Failed     int          `json:"failed"`
-	Pending    int          `json:"pending"`
-	CreatedAt  time.Time    `json:"created_at"`
-	UpdatedAt  time.Time    `json:"updated_at"`
-	FinishedAt *time.Time   `json:"finished_at,omitempty"`
+	jobSummary
 	Results    []resultView `json:"results"`
 	NextOffset *int         `json:"next_offset,omitempty"`
 }
@@ -267,36 +270,37 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	st, job, err := a.findJob(id)
+	b, job, err := a.findJobBot(id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	items, err := st.Items(id, offset, limit)
+	items, err := b.Store.Items(id, offset, limit)
 	if err != nil {
 		a.fail(w, r, send.Internal(err))
 		return
 	}
-	v := jobView{
-		JobID: job.ID, Status: job.Status, Total: job.Total, Sent: job.Sent, Failed: job.Failed,
-		Pending: job.Pending(), CreatedAt: job.CreatedAt, UpdatedAt: job.UpdatedAt, FinishedAt: job.FinishedAt,
-		Results: make([]resultView, 0, len(items)),
-	}
+	v := jobView{jobSummary: summarize(b.BotID(), job), Results: make([]resultView, 0, len(items))}
 	for _, it := range items {
-		chatID := it.ChatID
-		if chatID == 0 {
-			chatID = it.Recipient.ChatID
-		}
-		v.Results = append(v.Results, resultView{
-			Index: it.Index, ChatID: chatID,
-			Username: it.Recipient.Username, OK: it.Status == store.ItemSent, Status: it.Status,
-			MessageID: it.MessageID, Date: it.Date, Error: it.Error,
-		})
+		v.Results = append(v.Results, itemView(it))
 	}
 	if next := offset + len(items); len(items) == limit && next < job.Total {
 		v.NextOffset = &next
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// itemView is a job's recipient as answered.
+func itemView(it store.Item) resultView {
+	chatID := it.ChatID
+	if chatID == 0 {
+		chatID = it.Recipient.ChatID
+	}
+	return resultView{
+		Index: it.Index, ChatID: chatID,
+		Username: it.Recipient.Username, OK: it.Status == store.ItemSent, Status: it.Status,
+		MessageID: it.MessageID, Date: it.Date, Error: it.Error,
+	}
 }
 
 func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {

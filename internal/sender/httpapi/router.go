@@ -31,6 +31,8 @@ import (
 // *gateway.Gateway has it.
 type Gateway interface {
 	Send(ctx context.Context, req send.Request, randomID int64) (send.Result, error)
+	// SendAlbum sends an album, one random ID per item.
+	SendAlbum(ctx context.Context, album send.Album, randomIDs []int64) (send.AlbumResult, error)
 	// Spool keeps an uploaded file on disk for CreateDocument.
 	Spool(r io.Reader, maxSize int64) (*send.Spool, error)
 	CreateDocument(ctx context.Context, nd send.NewDocument, sp *send.Spool) (store.Document, error)
@@ -119,6 +121,11 @@ func New(opts Options, set *Bots, st IdempotencyStore, m *metrics.Metrics, log *
 	r.Group(func(r chi.Router) {
 		r.Use(a.auth)
 		r.Get("/api_v1/jobs/{id}", a.getJob)
+		r.Get("/api_v1/jobs", a.listJobs)
+		r.Get("/api_v1/jobs/{id}/recipients", a.jobRecipients)
+		r.Post("/api_v1/jobs/{id}/pause", a.controlJob(func(b *Bot, id string) (store.Job, error) { return b.Runner.Pause(id) }))
+		r.Post("/api_v1/jobs/{id}/resume", a.controlJob(func(b *Bot, id string) (store.Job, error) { return b.Runner.Resume(id) }))
+		r.Post("/api_v1/jobs/{id}/cancel", a.controlJob(func(b *Bot, id string) (store.Job, error) { return b.Runner.Cancel(id) }))
 		r.Get("/api_v1/bots", a.listBots)
 		r.Group(func(r chi.Router) {
 			r.Use(a.idem.middleware(a, a.jsonContent))
@@ -127,6 +134,8 @@ func New(opts Options, set *Bots, st IdempotencyStore, m *metrics.Metrics, log *
 			r.Post("/api_v1/send_multiple_messages", a.sendMultipleMessages)
 			r.Post("/api_v1/send_document", a.sendDocument)
 			r.Post("/api_v1/send_multiple_documents", a.sendMultipleDocuments)
+			r.Post("/api_v1/send_photo", a.sendPhoto)
+			r.Post("/api_v1/send_media_group", a.sendMediaGroup)
 			a.editRoutes(r)
 		})
 		r.With(a.idem.middleware(a, a.documentContent)).Post("/api_v1/create_document", a.createDocument)

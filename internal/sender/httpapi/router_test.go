@@ -49,6 +49,10 @@ func (f *fakeGateway) Send(_ context.Context, req send.Request, _ int64) (send.R
 	return f.send(req)
 }
 
+func (f *fakeGateway) SendAlbum(context.Context, send.Album, []int64) (send.AlbumResult, error) {
+	return send.AlbumResult{}, errors.New("albums are tested end to end")
+}
+
 func (f *fakeGateway) Spool(io.Reader, int64) (*send.Spool, error) {
 	return nil, errors.New("not in this test")
 }

@@ -15,6 +15,11 @@ type Runner interface {
 	// Submit stores a new job; created is false when a job with its ID
 	// exists already (nothing changes then).
 	Submit(job store.Job, items []store.Item) (created bool, err error)
+	// Pause, Resume and Cancel change a job's status; they return
+	// store.ErrNotFound or an error wrapping store.ErrJobStatus.
+	Pause(id string) (store.Job, error)
+	Resume(id string) (store.Job, error)
+	Cancel(id string) (store.Job, error)
 }
 
 // JobStore reads jobs back; lookups return store.ErrNotFound for unknown
@@ -22,6 +27,11 @@ type Runner interface {
 type JobStore interface {
 	Job(id string) (store.Job, error)
 	Items(jobID string, offset, limit int) ([]store.Item, error)
+	// ItemsWithStatus returns up to limit items with index >= from whose
+	// status is status ("" = any).
+	ItemsWithStatus(jobID, status string, from, limit int) ([]store.Item, error)
+	// Jobs lists the bot's jobs with status ("" = all), newest first.
+	Jobs(status string) ([]store.Job, error)
 }
 
 // IdempotencyStore keeps Idempotency-Key records.

@@ -17,6 +17,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -89,6 +90,11 @@ type Runner struct {
 
 	wake  chan struct{}
 	depth atomic.Int64
+
+	// running is the job being run and how to stop it (Pause, Cancel).
+	runMu       sync.Mutex
+	runningID   string
+	stopRunning context.CancelFunc
 }
 
 // New returns a Runner; m may be nil.
@@ -217,13 +223,20 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // runJob dispatches every pending item of job to the workers and waits for
-// their results to be committed.
+// their results to be committed. Pause and Cancel stop its dispatch; sends
+// in flight finish and are committed.
 func (r *Runner) runJob(ctx, sendCtx context.Context, w *writer, job store.Job) error {
 	log := r.log.With(zap.String("job_id", job.ID))
-	if job.Status == store.JobQueued {
-		if _, err := r.store.SetJobStatus(job.ID, store.JobRunning, time.Now().UTC()); err != nil {
-			return fmt.Errorf("job %s: %w", job.ID, err)
+	jobCtx, stop := r.startRunning(ctx, job.ID)
+	defer r.stopRunningJob(stop)
+	// Registered first, checked second: a pause committed before this
+	// transition makes it fail, one committed after it finds the job
+	// registered and stops it.
+	if _, err := r.store.TransitionJob(job.ID, []string{store.JobQueued, store.JobRunning}, store.JobRunning, time.Now().UTC()); err != nil {
+		if errors.Is(err, store.ErrJobStatus) {
+			return nil
 		}
+		return fmt.Errorf("job %s: %w", job.ID, err)
 	}
 	log.Info("job running", zap.Int("total", job.Total), zap.Int("pending", job.Pending()))
 	items := make(chan store.Item)
@@ -231,7 +244,7 @@ func (r *Runner) runJob(ctx, sendCtx context.Context, w *writer, job store.Job) 
 	for range r.cfg.Workers {
 		wg.Go(func() {
 			for it := range items {
-				if done, ok := r.sendItem(ctx, sendCtx, job, it); ok {
+				if done, ok := r.sendItem(jobCtx, sendCtx, job, it); ok {
 					w.add(job.ID, done)
 				}
 			}
@@ -240,7 +253,7 @@ func (r *Runner) runJob(ctx, sendCtx context.Context, w *writer, job store.Job) 
 	from := 0
 	var err error
 dispatch:
-	for ctx.Err() == nil {
+	for jobCtx.Err() == nil {
 		var batch []store.Item
 		batch, err = r.store.PendingItems(job.ID, from, 512)
 		if err != nil || len(batch) == 0 {
@@ -249,7 +262,7 @@ dispatch:
 		for _, it := range batch {
 			select {
 			case items <- it:
-			case <-ctx.Done():
+			case <-jobCtx.Done():
 				break dispatch
 			}
 		}
@@ -261,11 +274,19 @@ dispatch:
 	if err != nil {
 		return fmt.Errorf("job %s: %w", job.ID, err)
 	}
-	if final, err := r.store.Job(job.ID); err == nil && final.Status == store.JobDone {
-		log.Info("job done", zap.Int("sent", final.Sent), zap.Int("failed", final.Failed))
+	final, err := r.store.Job(job.ID)
+	if err != nil {
+		return nil
+	}
+	switch final.Status {
+	case store.JobDone:
+		log.Info("job done", zap.Int("sent", final.Sent), zap.Int("failed", final.Failed), zap.Int("blocked", final.Blocked))
 		if r.metrics != nil {
 			r.metrics.JobsFinished.WithLabelValues(final.Status).Inc()
 		}
+	case store.JobPaused, store.JobCancelled:
+		log.Info("job stopped", zap.String("status", final.Status), zap.Int("pending", final.Pending()))
+		r.recountDepth()
 	}
 	return nil
 }
@@ -337,6 +358,9 @@ func SendItem(ctx, sendCtx context.Context, cfg Config, s Sender, req send.Reque
 		}
 		if wait == 0 || it.Attempts >= cfg.MaxAttempts {
 			it.Status, it.Error = store.ItemFailed, se.Public()
+			if se.TelegramError == "USER_IS_BLOCKED" {
+				it.Status = store.ItemBlocked
+			}
 			return it, true
 		}
 		t := time.NewTimer(wait)

@@ -149,38 +149,72 @@ func (q *Queue) get(ctx context.Context, key string, v any) (jetstream.KeyValueE
 	return e, nil
 }
 
-// Job implements httpapi.JobStore.
-func (q *Queue) Job(id string) (store.Job, error) {
+// record returns the record of job id of bot, store.ErrNotFound for an
+// unknown job or one of another bot.
+func (q *Queue) record(id string, bot int64) (record, error) {
+	var rec record
 	if !validJobID(id) {
-		return store.Job{}, store.ErrNotFound
+		return rec, store.ErrNotFound
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	var rec record
-	_, err := q.get(ctx, id, &rec)
-	return rec.Job, err
+	if _, err := q.get(ctx, id, &rec); err != nil {
+		return rec, err
+	}
+	if rec.BotID != bot {
+		return record{}, store.ErrNotFound
+	}
+	return rec, nil
 }
 
-// Items implements httpapi.JobStore.
-func (q *Queue) Items(jobID string, offset, limit int) ([]store.Item, error) {
-	job, err := q.Job(jobID)
-	if err != nil {
-		return nil, err
-	}
+// items returns up to limit items of job with index >= from and status
+// ("" = any).
+func (q *Queue) items(job store.Job, status string, from, limit int) ([]store.Item, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	var out []store.Item
-	for i := offset; i < job.Total && len(out) < limit; i++ {
+	for i := max(from, 0); i < job.Total && len(out) < limit; i++ {
 		var it store.Item
-		if _, err := q.get(ctx, itemKey(jobID, i), &it); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if _, err := q.get(ctx, itemKey(job.ID, i), &it); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		it.Index = i
 		if it.Status == "" {
 			it.Status = store.ItemPending
 		}
-		out = append(out, it)
+		if status == "" || it.Status == status {
+			out = append(out, it)
+		}
 	}
+	return out, nil
+}
+
+// jobs lists bot's jobs with status ("" = all), newest first.
+func (q *Queue) jobs(bot int64, status string) ([]store.Job, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	lister, err := q.kv.ListKeysFiltered(ctx, "*")
+	if err != nil {
+		return nil, fmt.Errorf("%s keys: %w", BucketJobs, err)
+	}
+	var ids []string
+	for k := range lister.Keys() {
+		ids = append(ids, k)
+	}
+	var out []store.Job
+	for _, id := range ids {
+		var rec record
+		if _, err := q.get(ctx, id, &rec); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		if rec.BotID == bot && (status == "" || rec.Status == status) {
+			out = append(out, rec.Job)
+		}
+	}
+	store.SortNewestFirst(out)
 	return out, nil
 }
 
@@ -231,7 +265,7 @@ func (q *Queue) recount(ctx context.Context, id string) (record, error) {
 		return record{}, fmt.Errorf("%s watch: %w", BucketJobs, err)
 	}
 	defer func() { _ = w.Stop() }()
-	sent, failed := 0, 0
+	sent, failed, blocked := 0, 0, 0
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -250,22 +284,29 @@ func (q *Queue) recount(ctx context.Context, id string) (record, error) {
 				sent++
 			case store.ItemFailed:
 				failed++
+			case store.ItemBlocked:
+				blocked++
 			}
 		}
 	}
 	now := time.Now().UTC()
 	return q.update(ctx, id, func(r *record) {
-		r.Sent, r.Failed, r.UpdatedAt = sent, failed, now
+		r.Sent, r.Failed, r.Blocked, r.UpdatedAt = sent, failed, blocked, now
 		finish(r, now)
 	})
 }
 
-// finish marks a job done when nothing is pending, running otherwise.
+// finish marks a job done when nothing is pending (unless cancelled),
+// running when it was queued.
 func finish(r *record, now time.Time) {
 	switch {
-	case r.Pending() <= 0 && r.Status != store.JobDone:
+	case r.Status == store.JobDone || r.Status == store.JobCancelled:
+	case r.Pending() <= 0:
 		r.Status, r.FinishedAt = store.JobDone, &now
-	case r.Pending() > 0 && r.Status == store.JobQueued:
+	case r.Status == store.JobQueued:
 		r.Status = store.JobRunning
 	}
 }
+
+// finished reports whether nothing more happens to a job.
+func finished(status string) bool { return status == store.JobDone || status == store.JobCancelled }

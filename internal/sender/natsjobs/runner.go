@@ -47,17 +47,26 @@ type Runner struct {
 	mu     sync.Mutex
 	deltas map[string]*delta  // counts not yet added to their job
 	seen   map[string]bool    // unfinished jobs this replica worked on
-	cache  map[string]*record // job records (the template does not change)
+	cache  map[string]*cached // job records, read again after cacheFor (status)
 }
 
-type delta struct{ sent, failed int }
+type cached struct {
+	rec *record
+	at  time.Time
+}
+
+// cacheFor is how long a job's record is used before it is read again: a
+// pause or cancel made on another replica takes effect within it.
+const cacheFor = 200 * time.Millisecond
+
+type delta struct{ sent, failed, blocked int }
 
 // New returns a Runner of bot (its ID in the subjects) sending through s;
 // local runs SendAll.
 func (q *Queue) New(cfg Config, bot int64, s jobs.Sender, local *jobs.Runner, log *zap.Logger) *Runner {
 	cfg.setDefaults()
 	return &Runner{cfg: cfg, q: q, bot: bot, sender: s, local: local, log: log,
-		deltas: map[string]*delta{}, seen: map[string]bool{}, cache: map[string]*record{}}
+		deltas: map[string]*delta{}, seen: map[string]bool{}, cache: map[string]*cached{}}
 }
 
 // SendAll implements httpapi.Runner.
@@ -228,21 +237,23 @@ func (r *Runner) consume(ctx, sendCtx context.Context, c jetstream.Consumer) {
 // job returns the record of a job, cached.
 func (r *Runner) job(ctx context.Context, id string) (*record, error) {
 	r.mu.Lock()
-	rec := r.cache[id]
+	c := r.cache[id]
 	r.mu.Unlock()
-	if rec != nil {
-		return rec, nil
+	if c != nil && time.Since(c.at) < cacheFor {
+		return c.rec, nil
 	}
-	rec = &record{}
+	rec := &record{}
 	if _, err := r.q.get(ctx, id, rec); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	if len(r.cache) > 1024 {
-		r.cache = map[string]*record{}
+		r.cache = map[string]*cached{}
 	}
-	r.cache[id] = rec
-	r.seen[id] = true
+	r.cache[id] = &cached{rec: rec, at: time.Now()}
+	if !finished(rec.Status) {
+		r.seen[id] = true
+	}
 	r.mu.Unlock()
 	return rec, nil
 }
@@ -264,6 +275,14 @@ func (r *Runner) handle(ctx, sendCtx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	switch rec.Status {
+	case store.JobPaused:
+		_ = msg.NakWithDelay(2 * time.Second) // held until Resume
+		return
+	case store.JobCancelled:
+		_ = msg.Ack() // never sent; the recipient stays pending
+		return
+	}
 	key := itemKey(jobID, m.Index)
 	var it store.Item
 	var rev uint64
@@ -273,7 +292,7 @@ func (r *Runner) handle(ctx, sendCtx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	if it.Status == store.ItemSent || it.Status == store.ItemFailed {
+	if it.Status != "" && it.Status != store.ItemPending {
 		_ = msg.Ack() // finished before a crash or a lost acknowledgement
 		return
 	}
@@ -323,9 +342,12 @@ func (r *Runner) handle(ctx, sendCtx context.Context, msg jetstream.Msg) {
 			d = &delta{}
 			r.deltas[jobID] = d
 		}
-		if it.Status == store.ItemSent {
+		switch it.Status {
+		case store.ItemSent:
 			d.sent++
-		} else {
+		case store.ItemBlocked:
+			d.blocked++
+		default:
 			d.failed++
 		}
 		r.mu.Unlock()
@@ -395,10 +417,11 @@ func (r *Runner) flush(ctx context.Context) {
 		now := time.Now().UTC()
 		rec, err := r.q.update(ctx, id, func(x *record) {
 			if x.Status == store.JobDone {
-				return
+				return // recounted from the keys: final
 			}
 			x.Sent += d.sent
 			x.Failed += d.failed
+			x.Blocked += d.blocked
 			x.UpdatedAt = now
 			finish(x, now)
 		})
@@ -408,6 +431,7 @@ func (r *Runner) flush(ctx context.Context) {
 			if o := r.deltas[id]; o != nil {
 				d.sent += o.sent
 				d.failed += o.failed
+				d.blocked += o.blocked
 			}
 			r.deltas[id] = d
 			r.mu.Unlock()
@@ -425,8 +449,9 @@ func (r *Runner) done(rec record) {
 	delete(r.seen, rec.ID)
 	delete(r.cache, rec.ID)
 	r.mu.Unlock()
-	if was {
-		r.log.Info("job done", zap.String("job_id", rec.ID), zap.Int("sent", rec.Sent), zap.Int("failed", rec.Failed))
+	if was && rec.Status == store.JobDone {
+		r.log.Info("job done", zap.String("job_id", rec.ID), zap.Int("sent", rec.Sent), zap.Int("failed", rec.Failed),
+			zap.Int("blocked", rec.Blocked))
 	}
 }
 
@@ -448,11 +473,11 @@ func (r *Runner) sweep(ctx context.Context) {
 			}
 			continue
 		}
-		if rec.Status == store.JobDone {
+		if finished(rec.Status) {
 			r.done(rec)
 			continue
 		}
-		if !rec.Queued {
+		if !rec.Queued || rec.Status == store.JobPaused {
 			continue
 		}
 		if n, err := r.q.remaining(ctx, rec); err != nil || n > 0 {
@@ -484,7 +509,7 @@ func (r *Runner) loadUnfinished(ctx context.Context) {
 	}
 	for _, id := range ids {
 		var rec record
-		if _, err := r.q.get(ctx, id, &rec); err == nil && rec.BotID == r.bot && rec.Status != store.JobDone {
+		if _, err := r.q.get(ctx, id, &rec); err == nil && rec.BotID == r.bot && !finished(rec.Status) {
 			r.mu.Lock()
 			r.seen[id] = true
 			r.mu.Unlock()

@@ -35,24 +35,18 @@ func (e *Edit) Validate() error {
 	}
 	pm, ok := NormalizeParseMode(e.ParseMode)
 	if !ok {
-		return Invalid("parse_mode", fmt.Sprintf("unknown parse_mode %q", e.ParseMode))
+		return unknownParseMode("parse_mode", e.ParseMode)
 	}
 	e.ParseMode = pm
 	if e.Caption {
 		if e.Text == nil {
 			return Invalid("caption", "caption is required (an empty caption removes it)")
 		}
-		if n := UTF16Len(*e.Text); n > MaxCaptionLen {
-			return Invalid("caption", fmt.Sprintf("caption is %d UTF-16 code units, at most %d allowed", n, MaxCaptionLen))
-		}
-		return nil
+		return CheckText("caption", "parse_mode", e.ParseMode, *e.Text, false, MaxCaptionLen)
 	}
 	if e.Text != nil {
-		if strings.TrimSpace(*e.Text) == "" {
-			return Invalid("text", "text must not be empty")
-		}
-		if n := UTF16Len(*e.Text); n > MaxTextLen {
-			return Invalid("text", fmt.Sprintf("text is %d UTF-16 code units, at most %d allowed", n, MaxTextLen))
+		if err := CheckText("text", "parse_mode", e.ParseMode, *e.Text, true, MaxTextLen); err != nil {
+			return err
 		}
 	}
 	if e.Text == nil && e.Buttons == nil {

@@ -100,27 +100,6 @@ func (r Recipient) Validate(prefix string) error {
 	return nil
 }
 
-// Parse modes of texts and captions.
-const (
-	ParsePlain    = ""
-	ParseHTML     = "html"
-	ParseMarkdown = "markdown"
-)
-
-// NormalizeParseMode maps the accepted spellings ("HTML", "Markdown") to a
-// parse mode constant; ok is false for anything else.
-func NormalizeParseMode(s string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "":
-		return ParsePlain, true
-	case "html":
-		return ParseHTML, true
-	case "markdown":
-		return ParseMarkdown, true
-	}
-	return "", false
-}
-
 // Button is one inline keyboard button: a callback button or a URL button.
 type Button struct {
 	Text         string `json:"text"`
@@ -138,6 +117,8 @@ type Request struct {
 	Silent     bool       `json:"silent,omitempty"`
 	ReplyTo    int        `json:"reply_to_message_id,omitempty"`
 	DocumentID string     `json:"document_id,omitempty"`
+	// Photo sends the document (an image) as a compressed photo.
+	Photo bool `json:"photo,omitempty"`
 	// LinkPreview false sends without a link preview (nil: Telegram's default).
 	LinkPreview *bool `json:"link_preview,omitempty"`
 	// ProtectContent forbids forwarding and saving the message.
@@ -171,26 +152,18 @@ func (r *Request) Validate(prefix string) error {
 // ValidateContent is Validate without the recipient (a template shared by
 // many recipients).
 func (r *Request) ValidateContent(prefix string) error {
-	if _, ok := NormalizeParseMode(r.ParseMode); !ok {
-		return Invalid(prefix+"parse_mode", fmt.Sprintf("unknown parse_mode %q: use \"\", \"html\" or \"markdown\"", r.ParseMode))
-	}
 	if r.ReplyTo < 0 {
 		return Invalid(prefix+"reply_to_message_id", "must not be negative")
 	}
+	field, limit := "text", MaxTextLen
 	if r.IsDocument() {
 		if len(r.DocumentID) > 128 {
 			return Invalid(prefix+"document_id", "too long")
 		}
-		if n := UTF16Len(r.Text); n > MaxCaptionLen {
-			return Invalid(prefix+"caption", fmt.Sprintf("caption is %d UTF-16 code units, at most %d allowed", n, MaxCaptionLen))
-		}
-	} else {
-		if strings.TrimSpace(r.Text) == "" {
-			return Invalid(prefix+"text", "text must not be empty")
-		}
-		if n := UTF16Len(r.Text); n > MaxTextLen {
-			return Invalid(prefix+"text", fmt.Sprintf("text is %d UTF-16 code units, at most %d allowed", n, MaxTextLen))
-		}
+		field, limit = "caption", MaxCaptionLen
+	}
+	if err := CheckText(prefix+field, prefix+"parse_mode", r.ParseMode, r.Text, !r.IsDocument(), limit); err != nil {
+		return err
 	}
 	return validateButtons(prefix, r.Buttons)
 }

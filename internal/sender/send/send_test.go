@@ -58,7 +58,13 @@ func TestValidate(t *testing.T) {
 		{"no recipient", func(r *Request) { r.ChatID = 0 }, "chat_id"},
 		{"two recipients", func(r *Request) { r.Username = "some_user" }, "chat_id"},
 		{"short username", func(r *Request) { r.ChatID, r.Username = 0, "abc" }, "username"},
-		{"parse mode", func(r *Request) { r.ParseMode = "markdownv2" }, "parse_mode"},
+		{"unknown parse mode", func(r *Request) { r.ParseMode = "markdownv3" }, "parse_mode"},
+		{"markdownv2", func(r *Request) { r.ParseMode, r.Text = "markdownv2", `*hi\.*` }, ""},
+		{"bad markdownv2", func(r *Request) { r.ParseMode, r.Text = "MarkdownV2", "hi." }, "text"},
+		{"bad html caption", func(r *Request) { r.ParseMode, r.DocumentID, r.Text = "html", "d", "<b>x" }, "caption"},
+		{"markup leaves nothing", func(r *Request) { r.ParseMode, r.Text = "HTML", "<b> </b>" }, "text"},
+		{"long markup, short text", func(r *Request) { r.ParseMode, r.Text = "HTML", "<b>"+strings.Repeat("a", MaxTextLen)+"</b>" }, ""},
+		{"long text after markup", func(r *Request) { r.ParseMode, r.Text = "HTML", strings.Repeat("&amp;", MaxTextLen/4)+"<b>a</b>" }, ""},
 		{"empty row", func(r *Request) { r.Buttons = [][]Button{{}} }, "buttons[0]"},
 		{"button without text", func(r *Request) { r.Buttons = [][]Button{{{CallbackData: "x"}}} }, "buttons[0][0].text"},
 		{"button without action", func(r *Request) { r.Buttons = [][]Button{{{Text: "x"}}} }, "buttons[0][0]"},
@@ -89,6 +95,22 @@ func TestValidate(t *testing.T) {
 			require.Equal(t, tc.field, e.Field)
 		})
 	}
+}
+
+func TestCheckTextErrors(t *testing.T) {
+	err := CheckText("[1].text", "[1].parse_mode", "MarkdownV2", "Hello.", true, MaxTextLen)
+	e := As(err)
+	require.Equal(t, "invalid_markup", e.Code)
+	require.Equal(t, "[1].text", e.Field)
+	require.Equal(t, `can't parse entities: Character '.' is reserved and must be escaped with the preceding '\' at byte offset 5`, e.Message)
+
+	e = As(CheckText("text", "parse_mode", "md", "x", true, MaxTextLen))
+	require.Equal(t, "invalid_argument", e.Code)
+	require.Equal(t, "parse_mode", e.Field)
+
+	e = As(CheckText("[0].text", "[0].parse_mode", "html", "<i></i>", true, MaxTextLen))
+	require.Equal(t, "text is empty once HTML markup is removed", e.Message)
+	require.Equal(t, "[0].text", e.Field)
 }
 
 func TestErrorPublic(t *testing.T) {

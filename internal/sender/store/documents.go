@@ -25,14 +25,17 @@ type MessageRef struct {
 
 // Document is an uploaded document, reusable by its opaque ID.
 type Document struct {
-	ID        string      `json:"document_id"`
-	FileName  string      `json:"file_name"`
-	Size      int64       `json:"size"`
-	MimeType  string      `json:"mime_type"`
-	SHA256    string      `json:"sha256"`
-	TG        TGDocument  `json:"tg"`
-	CopyPath  string      `json:"copy_path,omitempty"`
-	SentIn    *MessageRef `json:"sent_in,omitempty"`
+	ID       string      `json:"document_id"`
+	FileName string      `json:"file_name"`
+	Size     int64       `json:"size"`
+	MimeType string      `json:"mime_type"`
+	SHA256   string      `json:"sha256"`
+	TG       TGDocument  `json:"tg"`
+	CopyPath string      `json:"copy_path,omitempty"`
+	SentIn   *MessageRef `json:"sent_in,omitempty"`
+	// Photo is the document uploaded again as a compressed photo, once it
+	// was first sent as one (send_photo, albums).
+	Photo     *TGDocument `json:"photo,omitempty"`
 	CreatedAt time.Time   `json:"created_at"`
 }
 

@@ -13,9 +13,11 @@ import (
 
 // Job statuses.
 const (
-	JobQueued  = "queued"
-	JobRunning = "running"
-	JobDone    = "done"
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobDone      = "done"
+	JobPaused    = "paused"
+	JobCancelled = "cancelled"
 )
 
 // Item statuses.
@@ -23,6 +25,9 @@ const (
 	ItemPending = "pending"
 	ItemSent    = "sent"
 	ItemFailed  = "failed"
+	// ItemBlocked is a recipient who blocked the bot (USER_IS_BLOCKED),
+	// counted apart from other failures.
+	ItemBlocked = "blocked"
 )
 
 // Job is a persistent bulk send. Template is the request shared by every
@@ -34,13 +39,14 @@ type Job struct {
 	Total      int           `json:"total"`
 	Sent       int           `json:"sent"`
 	Failed     int           `json:"failed"`
+	Blocked    int           `json:"blocked,omitempty"`
 	CreatedAt  time.Time     `json:"created_at"`
 	UpdatedAt  time.Time     `json:"updated_at"`
 	FinishedAt *time.Time    `json:"finished_at,omitempty"`
 }
 
 // Pending is how many recipients are still to be sent.
-func (j Job) Pending() int { return j.Total - j.Sent - j.Failed }
+func (j Job) Pending() int { return j.Total - j.Sent - j.Failed - j.Blocked }
 
 // Item is one recipient of a job. RandomID is chosen when the job is created
 // and reused by every attempt, so Telegram drops a resend of a message that
@@ -101,21 +107,10 @@ func (s *Store) Job(id string) (Job, error) {
 	return j, err
 }
 
-// UnfinishedJobs lists queued and running jobs, oldest first.
+// UnfinishedJobs lists queued and running jobs, oldest first: the ones to
+// run. Paused and cancelled jobs are not in it.
 func (s *Store) UnfinishedJobs() ([]Job, error) {
-	var jobs []Job
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketJobs)).ForEach(func(k, _ []byte) error {
-			var j Job
-			if err := storage.Get(tx, bucketJobs, k, &j); err != nil {
-				return err
-			}
-			if j.Status != JobDone {
-				jobs = append(jobs, j)
-			}
-			return nil
-		})
-	})
+	jobs, err := s.jobsWhere(func(j Job) bool { return j.Status == JobQueued || j.Status == JobRunning })
 	sortJobs(jobs)
 	return jobs, err
 }
@@ -126,15 +121,17 @@ func sortJobs(jobs []Job) {
 
 // Items returns up to limit items of a job starting at index offset.
 func (s *Store) Items(jobID string, offset, limit int) ([]Item, error) {
-	return s.items(jobID, offset, limit, false)
+	return s.ItemsWithStatus(jobID, "", offset, limit)
 }
 
 // PendingItems returns up to limit pending items with index >= from.
 func (s *Store) PendingItems(jobID string, from, limit int) ([]Item, error) {
-	return s.items(jobID, from, limit, true)
+	return s.ItemsWithStatus(jobID, ItemPending, from, limit)
 }
 
-func (s *Store) items(jobID string, from, limit int, pendingOnly bool) ([]Item, error) {
+// ItemsWithStatus returns up to limit items of a job with index >= from and
+// the given status ("" = any).
+func (s *Store) ItemsWithStatus(jobID, status string, from, limit int) ([]Item, error) {
 	var out []Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketJobItems)).Bucket([]byte(jobID))
@@ -147,7 +144,7 @@ func (s *Store) items(jobID string, from, limit int, pendingOnly bool) ([]Item, 
 			if err := decode(v, &it); err != nil {
 				return err
 			}
-			if pendingOnly && it.Status != ItemPending {
+			if status != "" && it.Status != status {
 				continue
 			}
 			out = append(out, it)
@@ -184,6 +181,8 @@ func (s *Store) SaveItems(jobID string, items []Item, now time.Time) (Job, error
 					j.Sent++
 				case ItemFailed:
 					j.Failed++
+				case ItemBlocked:
+					j.Blocked++
 				}
 			}
 			data, err := encode(it)
@@ -200,23 +199,6 @@ func (s *Store) SaveItems(jobID string, items []Item, now time.Time) (Job, error
 			j.FinishedAt = &now
 		} else if j.Status == JobQueued {
 			j.Status = JobRunning
-		}
-		return storage.Put(tx, bucketJobs, []byte(jobID), j)
-	})
-	return j, err
-}
-
-// SetJobStatus updates a job's status.
-func (s *Store) SetJobStatus(jobID, status string, now time.Time) (Job, error) {
-	var j Job
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := storage.Get(tx, bucketJobs, []byte(jobID), &j); err != nil {
-			return err
-		}
-		j.Status = status
-		j.UpdatedAt = now
-		if status == JobDone {
-			j.FinishedAt = &now
 		}
 		return storage.Put(tx, bucketJobs, []byte(jobID), j)
 	})

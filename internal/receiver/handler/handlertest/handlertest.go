@@ -71,7 +71,7 @@ func New(t testing.TB, register func(r *handler.Router)) *Bot {
 	register(router)
 	b := &Bot{t: t, changed: make(chan struct{})}
 	m := metrics.New(func() float64 { return 0 })
-	b.runner = handler.NewRunner(handler.RunnerConfig{ConversationTimeout: Timeout}, router, client{b}, emitter{b}, m, zaptest.NewLogger(t))
+	b.runner = handler.NewRunner(handler.RunnerConfig{ConversationTimeout: Timeout, CallbackAutoAnswer: 50 * time.Millisecond}, router, client{b}, emitter{b}, m, zaptest.NewLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
