@@ -312,6 +312,12 @@ func (r *Runner) handle(ctx, sendCtx context.Context, msg jetstream.Msg) {
 		_ = msg.Nak() // shutting down: another replica takes it now
 		return
 	}
+	r.saveItem(ctx, msg, jobID, key, rev, it)
+}
+
+// saveItem stores a finished recipient (compare-and-set from its pending
+// revision, so it is counted once), acknowledges its message and counts it.
+func (r *Runner) saveItem(ctx context.Context, msg jetstream.Msg, jobID, key string, rev uint64, it store.Item) {
 	data, err := json.Marshal(it)
 	if err != nil {
 		_ = msg.Nak()
