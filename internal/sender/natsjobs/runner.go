@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -215,22 +214,30 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
+// consume handles one partition's messages until ctx ends. It keeps a
+// pull request waiting at the server, so the partition's next message
+// comes as soon as the last one is acknowledged.
 func (r *Runner) consume(ctx, sendCtx context.Context, c jetstream.Consumer) {
 	for ctx.Err() == nil {
-		batch, err := c.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		it, err := c.Messages(jetstream.PullMaxMessages(1))
 		if err != nil {
-			if !errors.Is(err, nats.ErrConnectionClosed) {
-				r.log.Debug("fetch", zap.Error(err))
-			}
+			r.log.Debug("pull", zap.Error(err))
 			select {
 			case <-ctx.Done():
 			case <-time.After(250 * time.Millisecond):
 			}
 			continue
 		}
-		for msg := range batch.Messages() {
+		stop := context.AfterFunc(ctx, it.Stop)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				break
+			}
 			r.handle(ctx, sendCtx, msg)
 		}
+		stop()
+		it.Stop()
 	}
 }
 
@@ -338,9 +345,9 @@ func (r *Runner) saveItem(ctx context.Context, msg jetstream.Msg, jobID, key str
 		_ = msg.Nak()
 		return
 	}
-	if err := msg.DoubleAck(wctx); err != nil {
-		r.log.Debug("ack", zap.Error(err)) // redelivered: the key says it is done
-	}
+	// Not waited for: a lost acknowledgement redelivers the message, and
+	// its key says it is done.
+	_ = msg.Ack()
 	if counted {
 		r.mu.Lock()
 		d := r.deltas[jobID]
