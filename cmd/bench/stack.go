@@ -312,7 +312,15 @@ func cpuUsage(from, to cpuSample) string {
 		return "no time passed"
 	}
 	out := fmt.Sprintf("CPU over %.1f s:", wall)
-	for _, name := range []string{"tgemu", "sender", minimalGatewayName, "receiver", "bench"} {
+	names := []string{"tgemu", "sender", minimalGatewayName, "receiver", "bench"}
+	for i := 1; ; i++ { // the NATS-mode replicas, sender-nats1...
+		name := fmt.Sprintf("sender-nats%d", i)
+		if _, ok := to.used[name]; !ok {
+			break
+		}
+		names = append(names, name)
+	}
+	for _, name := range names {
 		a, okA := from.used[name]
 		b, okB := to.used[name]
 		if okA && okB {
