@@ -53,6 +53,7 @@ compose-check: ## validate the compose files (docker-compose v1 when installed; 
 		test -f .env || cp .env.example .env; \
 		docker-compose -f docker-compose.yml config -q && \
 		docker-compose -f docker-compose.yml -f deployments/docker-compose.offline.yml config -q && \
+		docker-compose -f deployments/docker-compose.scale.yml config -q && \
 		echo "compose files: valid"; \
 	else echo "docker-compose not installed: compose files are checked by go test ./deployments"; fi
 
