@@ -154,3 +154,28 @@ func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
 	}
 	require.Greater(t, seen, 10)
 }
+
+func TestComposeScale(t *testing.T) {
+	c := load(t, "docker-compose.scale.yml")
+	for _, name := range []string{"sender1", "sender2"} {
+		s, ok := c.Services[name]
+		require.True(t, ok, name)
+		require.Equal(t, "nats://nats1:4222,nats://nats2:4222,nats://nats3:4222", s.Environment["NATS_URL"], name)
+		require.Equal(t, "3", s.Environment["NATS_STREAM_REPLICAS"], name)
+		require.Equal(t, "/data", s.Environment["DATA_DIR"], name)
+		require.Len(t, s.Volumes, 1, "each replica its own DATA_DIR (its session)")
+		require.FileExists(t, filepath.Join("..", s.Build.Dockerfile))
+	}
+	require.NotEqual(t, c.Services["sender1"].Volumes, c.Services["sender2"].Volumes)
+	for _, name := range []string{"nats1", "nats2", "nats3"} {
+		require.Contains(t, c.Services, name)
+	}
+	require.Contains(t, c.Services["sender-lb"].Ports, "8001:8001")
+	lb, err := os.ReadFile("nginx/sender-lb.conf")
+	require.NoError(t, err)
+	require.Contains(t, string(lb), "server sender1:8001")
+	require.Contains(t, string(lb), "server sender2:8001")
+	conf, err := os.ReadFile("nats/nats.conf")
+	require.NoError(t, err)
+	require.Contains(t, string(conf), "sync_interval: always")
+}

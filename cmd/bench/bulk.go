@@ -121,6 +121,15 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, sende
 	if err := emu.setLimits(ctx, emuLimits{GlobalPerSecond: rate, PerChatPerSecond: 1}); err != nil {
 		return b, fmt.Errorf("emulator limits: %w", err)
 	}
+	b, err = runJob(ctx, emu, st, st.sender.url(), users, senderRate)
+	b.cpu = res + "; " + b.cpu
+	return b, err
+}
+
+// runJob sends one text to users as a job through the sender at url and
+// waits for it to be done; senderRate (0: none) bounds the wait.
+func runJob(ctx context.Context, emu *emuClient, st *stack, url string, users []emuUser, senderRate int) (bulkRun, error) {
+	var b bulkRun
 	before, err := emu.stats(ctx)
 	if err != nil {
 		return b, fmt.Errorf("emulator stats: %w", err)
@@ -130,8 +139,11 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, sende
 		ids[i] = u.ID
 	}
 	hc := procrun.NewClient(2, 30*time.Second)
-	base := st.sender.url() + "/api_v1"
-	ideal := time.Duration(float64(len(users)) / float64(senderRate) * float64(time.Second))
+	base := url + "/api_v1"
+	ideal := time.Minute
+	if senderRate > 0 {
+		ideal = time.Duration(float64(len(users)) / float64(senderRate) * float64(time.Second))
+	}
 	c0 := st.cpuNow()
 	start := time.Now()
 	in := map[string]any{"chat_ids": ids, "text": "bench bulk message", "async": true}
@@ -156,7 +168,7 @@ func bulk(ctx context.Context, emu *emuClient, st *stack, users []emuUser, sende
 		}
 	}
 	b.elapsed = time.Since(start)
-	b.cpu = res + "; " + cpuUsage(c0, st.cpuNow())
+	b.cpu = cpuUsage(c0, st.cpuNow())
 	after, err := emu.stats(ctx)
 	if err != nil {
 		return b, fmt.Errorf("emulator stats: %w", err)

@@ -73,6 +73,8 @@ func TestQuickRun(t *testing.T) {
 		"bulk send to",
 		"bulk send FLOOD_WAITs",
 		"bulk send recipients failed",
+		"send_message p50 / p99, NATS mode vs bbolt mode",
+		"bulk to ",
 		"create_document",
 		"sender peak RSS growth during create_document",
 		"sender peak RSS, large document over small",

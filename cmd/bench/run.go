@@ -127,6 +127,8 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	logf("send load done")
 	benchBulk(ctx, emu, st, users, res)
 	logf("bulk send done")
+	benchScale(ctx, emu, st, users, res)
+	logf("sender replicas on NATS done")
 	benchDocument(ctx, st, users, res)
 	logf("document upload done")
 	benchManyBots(ctx, st, emu, users, opts.Bots, res)

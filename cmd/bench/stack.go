@@ -44,6 +44,8 @@ type stack struct {
 	// gateway is the minimal HTTP gateway baseline, running only during
 	// the send load.
 	gateway *service
+	// replicas are the senders in NATS mode (the scale-out load).
+	replicas []*service
 }
 
 // service is one of our binaries, restartable on the same data dir.
@@ -256,7 +258,7 @@ func (st *stack) restart(ctx context.Context, s *service, extra ...string) (time
 // close stops everything that runs, services first.
 func (st *stack) close() error {
 	var first error
-	for _, s := range []*service{st.gateway, st.sender, st.receiver} {
+	for _, s := range append([]*service{st.gateway, st.sender, st.receiver}, st.replicas...) {
 		if err := s.stop(); err != nil && first == nil {
 			first = err
 		}
@@ -294,7 +296,7 @@ func (st *stack) cpuNow() cpuSample {
 	if st.emu != nil {
 		add("tgemu", st.emu.PID())
 	}
-	for _, svc := range []*service{st.sender, st.receiver, st.gateway} {
+	for _, svc := range append([]*service{st.sender, st.receiver, st.gateway}, st.replicas...) {
 		if svc != nil && svc.proc != nil {
 			add(svc.name, svc.proc.PID())
 		}
@@ -310,7 +312,15 @@ func cpuUsage(from, to cpuSample) string {
 		return "no time passed"
 	}
 	out := fmt.Sprintf("CPU over %.1f s:", wall)
-	for _, name := range []string{"tgemu", "sender", minimalGatewayName, "receiver", "bench"} {
+	names := []string{"tgemu", "sender", minimalGatewayName, "receiver", "bench"}
+	for i := 1; ; i++ { // the NATS-mode replicas, sender-nats1...
+		name := fmt.Sprintf("sender-nats%d", i)
+		if _, ok := to.used[name]; !ok {
+			break
+		}
+		names = append(names, name)
+	}
+	for _, name := range names {
 		a, okA := from.used[name]
 		b, okB := to.used[name]
 		if okA && okB {

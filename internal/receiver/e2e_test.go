@@ -37,6 +37,8 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("HandlerPanicContained", s.testHandlerPanic)
 	t.Run("CallbackQuery", s.testCallback)
 	t.Run("EditsAndLateAutoAnswer", s.testEditsAndLateAutoAnswer)
+	t.Run("Channels", s.testChannels)
+	t.Run("MyChatMember", s.testMyChatMember)
 	t.Run("AlbumIsOneEvent", s.testAlbumIsOneEvent)
 	t.Run("ReconnectFetchesMissedUpdates", s.testReconnect)
 	t.Run("NoSecretsInLogs", s.testNoSecretsInLogs)

@@ -40,6 +40,9 @@ type Config struct {
 	config.Log
 	config.Telegram
 	config.DataDir
+	// NATS: with NATS_URL set, replicas share idempotency keys, peers,
+	// documents, jobs, rate limits and flood waits through JetStream.
+	config.NATS
 }
 
 // Validate implements config.Validator.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/sender/httpapi"
 	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
+	"github.com/tgbotsvc/tgbot/internal/sender/natsjobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/ratelimit"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
 	"github.com/tgbotsvc/tgbot/internal/tgclient"
@@ -40,6 +42,10 @@ type unit struct {
 	gw    *gateway.Gateway
 	m     *metrics.Metrics
 	log   *zap.Logger
+	store io.Closer
+	jobs  interface{ Run(context.Context) error }
+	// background runs beside the client (shared limits, flood waits).
+	background []func(context.Context)
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc // ends the jobs, then the client
@@ -75,30 +81,51 @@ func (s *Service) newUnit(t bots.Token) (*unit, error) {
 		tgCfg.BotToken = t.Value()
 	}
 	cfg := s.cfg
-	gw := gateway.New(gateway.Config{
-		Telegram:     tgCfg,
-		SessionPath:  sessionPath,
-		DocumentsDir: filepath.Join(cfg.DataDir.Path, "documents"),
-		KeepCopies:   cfg.KeepDocuments,
-		Limits: ratelimit.Config{
-			GlobalPerSecond:  cfg.RatePerSecond,
-			PerChatPerSecond: cfg.RatePerChatPerSecond,
-			GroupPerMinute:   cfg.RateGroupPerMinute,
-			Burst:            cfg.RateBurst,
-		},
+	limits := ratelimit.Config{
+		GlobalPerSecond:  cfg.RatePerSecond,
+		PerChatPerSecond: cfg.RatePerChatPerSecond,
+		GroupPerMinute:   cfg.RateGroupPerMinute,
+		Burst:            cfg.RateBurst,
+	}
+	gwCfg := gateway.Config{
+		Telegram:        tgCfg,
+		SessionPath:     sessionPath,
+		DocumentsDir:    filepath.Join(cfg.DataDir.Path, "documents"),
+		KeepCopies:      cfg.KeepDocuments,
+		Limits:          limits,
 		FloodMaxWait:    cfg.FloodMaxWait,
 		FloodMaxRetries: cfg.FloodMaxRetries,
 		RetryInterval:   cfg.TGRetryInterval,
-	}, st, m, log.Named("gateway"))
+	}
+	var gwStore gateway.Store = st
+	var background []func(context.Context)
+	if s.nats != nil {
+		gwStore, gwCfg.Copies = s.nats.stores.Bot(t.ID()), s.nats.stores.Files()
+		shared := s.nats.limits.NewLimiter(t.ID(), s.nats.replica, ratelimit.New(limits, m), log.Named("limits"))
+		flood := s.nats.limits.NewFlood(t.ID(), log.Named("flood"))
+		gwCfg.Limiter, gwCfg.Flood = shared, flood
+		background = append(background, shared.Run, flood.Run)
+	}
+	gw := gateway.New(gwCfg, gwStore, m, log.Named("gateway"))
 	runner := jobs.New(jobs.Config{
 		Workers:       cfg.Workers,
 		MaxAttempts:   cfg.JobMaxAttempts,
 		ShutdownGrace: cfg.ShutdownTimeout,
 	}, st, gw, m, log.Named("jobs"))
-	return &unit{
-		token: t, gw: gw, m: m, log: log, done: make(chan struct{}),
+	u := &unit{
+		token: t, gw: gw, m: m, log: log, done: make(chan struct{}), store: st, jobs: runner, background: background,
 		bot: &httpapi.Bot{ID: t.ID(), GW: gw, Runner: runner, Store: st},
-	}, nil
+	}
+	if s.nats != nil {
+		// Jobs go to TG_SEND and tg_jobs; the local runner only sends
+		// small bulk requests at once (SendAll).
+		shared := s.nats.queue.New(natsjobs.Config{Config: jobs.Config{
+			MaxAttempts:   cfg.JobMaxAttempts,
+			ShutdownGrace: cfg.ShutdownTimeout,
+		}}, t.ID(), gw, runner, log.Named("jobs"))
+		u.jobs, u.bot.Runner, u.bot.Store = shared, shared, shared
+	}
+	return u, nil
 }
 
 // start runs the bot's client and jobs until ctx ends or stop is called. A
@@ -116,12 +143,15 @@ func (u *unit) start(ctx context.Context, fatal chan<- error) {
 	go func() {
 		defer close(u.done)
 		var wg sync.WaitGroup
+		for _, run := range u.background {
+			wg.Go(func() { run(gwCtx) })
+		}
 		wg.Go(func() {
 			if err := u.gw.Run(gwCtx); err != nil {
 				u.log.Error("telegram client stopped", zap.Error(err))
 			}
 		})
-		if err := u.bot.Runner.Run(jobsCtx); err != nil {
+		if err := u.jobs.Run(jobsCtx); err != nil {
 			select {
 			case fatal <- fmt.Errorf("bot %d: jobs: %w", u.token.ID(), err):
 			default:
@@ -145,7 +175,7 @@ func (u *unit) stop() {
 			cancel()
 			<-u.done
 		}
-		_ = u.bot.Store.Close()
+		_ = u.store.Close()
 	})
 }
 

@@ -57,8 +57,12 @@ func emuControl(t testing.TB, env *emutest.Env) func(path string, body any) {
 // are counted as blocked, not failed, and each status can be listed page by
 // page.
 func TestJobCountsBlockedAndListsRecipients(t *testing.T) {
+	forModes(t, testJobCountsBlockedAndListsRecipients)
+}
+
+func testJobCountsBlockedAndListsRecipients(t *testing.T, start senderStart) {
 	env := emutest.Start(t)
-	s := startSender(t, env, t.TempDir(), map[string]string{"SENDER_ASYNC_THRESHOLD": "2"})
+	s := start(t, env, map[string]string{"SENDER_ASYNC_THRESHOLD": "2"})
 	post := emuControl(t, env)
 	users := newUsers(t, env, 5)
 	blockers := newUsers(t, env, 2)
@@ -116,8 +120,12 @@ func TestJobCountsBlockedAndListsRecipients(t *testing.T) {
 // finishes with one message per recipient; a cancelled job never sends its
 // pending recipients; the jobs list filters by status.
 func TestJobPauseResumeCancel(t *testing.T) {
+	forModes(t, testJobPauseResumeCancel)
+}
+
+func testJobPauseResumeCancel(t *testing.T, start senderStart) {
 	env := emutest.Start(t)
-	s := startSender(t, env, t.TempDir(), map[string]string{
+	s := start(t, env, map[string]string{
 		"SENDER_ASYNC_THRESHOLD": "2",
 		"SENDER_WORKERS":         "1",
 		"SENDER_RATE_PER_SECOND": "20",

@@ -30,6 +30,7 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/lifecycle"
 	"github.com/tgbotsvc/tgbot/internal/sender/httpapi"
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
+	"github.com/tgbotsvc/tgbot/internal/sender/natsingress"
 	"github.com/tgbotsvc/tgbot/internal/sender/store"
 )
 
@@ -37,7 +38,8 @@ import (
 type Service struct {
 	cfg     Config
 	log     *zap.Logger
-	store   *store.Store // idempotency answers, shared by the bots
+	store   *store.Store // idempotency answers, shared by the bots (bbolt mode)
+	nats    *natsMode    // nil: bbolt mode (NATS_URL empty)
 	bots    *httpapi.Bots
 	metrics *metrics.Metrics
 	ln      net.Listener
@@ -88,8 +90,16 @@ func New(cfg Config, log *zap.Logger) (*Service, error) {
 		if !ok {
 			s.closeUnits()
 			_ = st.Close()
+			s.nats.close()
 		}
 	}()
+	var idem httpapi.IdempotencyStore = st
+	if cfg.NATS.Enabled() {
+		if s.nats, err = openNATS(cfg, log); err != nil {
+			return nil, err
+		}
+		idem = s.nats.stores.Idempotency()
+	}
 	all := bots.Merge(tokens, saved)
 	if len(all) == 0 {
 		all = []bots.Token{{}} // a session without a token (DATA_DIR/sender.session.json)
@@ -113,7 +123,7 @@ func New(cfg Config, log *zap.Logger) (*Service, error) {
 		OpenAPIYAML:      api.SenderOpenAPI,
 		AdminTokens:      nonEmpty(cfg.AdminToken),
 		Admin:            s,
-	}, s.bots, st, s.metrics, log.Named("http"))
+	}, s.bots, idem, s.metrics, log.Named("http"))
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +172,7 @@ func (s *Service) Close() {
 		_ = s.ln.Close()
 		s.closeUnits()
 		_ = s.store.Close()
+		s.nats.close()
 	})
 }
 
@@ -192,11 +203,26 @@ func (s *Service) run(ctx context.Context) error {
 		u.start(ctx, s.unitErr)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { s.expireIdempotency(ctx) })
+	if s.nats == nil {
+		wg.Go(func() { s.expireIdempotency(ctx) })
+	} else {
+		defer s.nats.close()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(s.ln) }()
 	s.log.Info("sender listening", zap.String("addr", s.Addr()), zap.Int("bots", len(units)))
+	var ingress *natsingress.Ingress
+	if s.nats != nil {
+		in, err := natsingress.Start(s.nats.conn.NC, s.srv.Handler, s.log.Named("nats-ingress"))
+		if err != nil {
+			_ = s.srv.Close()
+			s.closeUnits()
+			return fmt.Errorf("nats ingress: %w", err)
+		}
+		s.log.Info("nats ingress listening", zap.String("subject", natsingress.SubjectPrefix+"<bot_id>"))
+		ingress = in
+	}
 
 	var err error
 	select {
@@ -206,6 +232,9 @@ func (s *Service) run(ctx context.Context) error {
 	case err = <-s.unitErr:
 	}
 	s.log.Info("sender shutting down")
+	if ingress != nil {
+		ingress.Stop() // requests in flight are answered
+	}
 	if serr := lifecycle.Shutdown(s.srv, s.cfg.ShutdownTimeout); serr != nil {
 		s.log.Warn("http shutdown", zap.Error(serr))
 	}

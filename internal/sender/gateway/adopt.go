@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"go.uber.org/zap"
 
@@ -38,9 +36,9 @@ func (g *Gateway) Adopt(ctx context.Context, doc store.Document) (store.Document
 	if err != nil {
 		return store.Document{}, err
 	}
-	f, err := os.Open(doc.CopyPath)
+	f, err := g.copies.Open(ctx, doc.CopyPath)
 	if err != nil {
-		return store.Document{}, send.Internal(fmt.Errorf("open document copy: %w", err))
+		return store.Document{}, send.Internal(err)
 	}
 	defer f.Close()
 	tgDoc, err := g.upload(ctx, api, doc, f)

@@ -83,17 +83,20 @@ func (g *Gateway) CreateDocument(ctx context.Context, nd send.NewDocument, sp *s
 		ID: id, FileName: nd.FileName, Size: sp.Size, MimeType: nd.MimeType,
 		SHA256: sp.SHA256, CreatedAt: time.Now().UTC(),
 	}
+	if _, err := sp.File().Seek(0, io.SeekStart); err != nil {
+		return store.Document{}, send.Internal(err)
+	}
 	tgDoc, err := g.upload(ctx, api, doc, sp.File())
 	if err != nil {
 		return store.Document{}, err
 	}
 	doc.TG = tgDoc
 	if g.cfg.KeepCopies {
-		path := filepath.Join(g.cfg.DocumentsDir, id)
-		if err := sp.Keep(path); err != nil {
-			return store.Document{}, send.Internal(fmt.Errorf("keep document copy: %w", err))
+		ref, err := g.copies.Keep(ctx, id, sp)
+		if err != nil {
+			return store.Document{}, send.Internal(err)
 		}
-		doc.CopyPath = path
+		doc.CopyPath = ref
 	}
 	if err := g.store.PutDocument(doc); err != nil {
 		return store.Document{}, send.Internal(err)
@@ -111,10 +114,7 @@ func newDocumentID() string {
 
 // upload sends the file's parts and turns them into a Telegram document
 // with messages.uploadMedia, so the first send does not upload anything.
-func (g *Gateway) upload(ctx context.Context, api *tg.Client, doc store.Document, f *os.File) (store.TGDocument, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return store.TGDocument{}, send.Internal(err)
-	}
+func (g *Gateway) upload(ctx context.Context, api *tg.Client, doc store.Document, f io.Reader) (store.TGDocument, error) {
 	up := uploader.NewUploader(api).WithPartSize(uploadPartSize).WithThreads(g.cfg.UploadThreads)
 	file, err := up.Upload(ctx, uploader.NewUpload(doc.FileName, f, doc.Size))
 	if err != nil {
@@ -249,9 +249,9 @@ func (g *Gateway) refresh(ctx context.Context, api *tg.Client, stale store.Docum
 		return cur, &send.Error{Kind: send.KindRefused, Code: "file_reference_expired", TelegramError: "FILE_REFERENCE_EXPIRED",
 			Message: "the document's file reference expired, it is not in a message to renew it from, and no copy of it is kept: upload it again"}
 	}
-	f, err := os.Open(cur.CopyPath)
+	f, err := g.copies.Open(ctx, cur.CopyPath)
 	if err != nil {
-		return cur, send.Internal(fmt.Errorf("open document copy: %w", err))
+		return cur, send.Internal(err)
 	}
 	defer f.Close()
 	d, err := g.upload(ctx, api, cur, f)

@@ -37,7 +37,6 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/sender/metrics"
 	"github.com/tgbotsvc/tgbot/internal/sender/ratelimit"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
-	"github.com/tgbotsvc/tgbot/internal/sender/store"
 	"github.com/tgbotsvc/tgbot/internal/tgclient"
 )
 
@@ -58,6 +57,14 @@ type Config struct {
 	RetryInterval time.Duration
 	// UploadThreads is how many parts of one file are uploaded at once.
 	UploadThreads int
+	// Copies keeps the documents' bytes; nil keeps them as files in
+	// DocumentsDir.
+	Copies Copies
+	// Limiter admits message sends; nil is an in-process
+	// ratelimit.Limiter with Limits.
+	Limiter Limiter
+	// Flood shares FLOOD_WAITs with other replicas; nil: none.
+	Flood FloodGate
 }
 
 // Gateway owns the client. Send and CreateDocument may be called from many
@@ -68,9 +75,10 @@ type Config struct {
 type Gateway struct {
 	cfg     Config
 	log     *zap.Logger
-	store   *store.Store
+	store   Store
+	copies  Copies
 	metrics *metrics.Metrics
-	limiter *ratelimit.Limiter
+	limiter Limiter
 
 	api       atomic.Pointer[tg.Client]
 	connected atomic.Bool
@@ -88,16 +96,24 @@ type Gateway struct {
 }
 
 // New returns a Gateway; Run connects it.
-func New(cfg Config, st *store.Store, m *metrics.Metrics, log *zap.Logger) *Gateway {
+func New(cfg Config, st Store, m *metrics.Metrics, log *zap.Logger) *Gateway {
 	if cfg.UploadThreads <= 0 {
 		cfg.UploadThreads = 4
+	}
+	copies, limiter := cfg.Copies, cfg.Limiter
+	if copies == nil {
+		copies = diskCopies{dir: cfg.DocumentsDir}
+	}
+	if limiter == nil {
+		limiter = ratelimit.New(cfg.Limits, m)
 	}
 	return &Gateway{
 		cfg:     cfg,
 		log:     log,
 		store:   st,
+		copies:  copies,
 		metrics: m,
-		limiter: ratelimit.New(cfg.Limits, m),
+		limiter: limiter,
 		learner: newLearner(st, log),
 		readyCh: make(chan struct{}),
 	}
@@ -168,7 +184,8 @@ func (g *Gateway) runOnce(ctx context.Context) error {
 		RetryInterval: g.cfg.RetryInterval,
 		Middlewares: []telegram.Middleware{
 			waiter,
-			g.limiter,
+			telegram.MiddlewareFunc(g.floodGate),
+			telegram.MiddlewareFunc(g.limit),
 			telegram.MiddlewareFunc(g.observe),
 		},
 		OnConnectionState: func(s telegram.ConnectionState) {

@@ -18,7 +18,7 @@ import (
 // committed in batches, off the send path: a broadcast to 10,000 new users
 // costs a handful of transactions, not 10,000.
 type learner struct {
-	store *store.Store
+	store Store
 	log   *zap.Logger
 
 	mu      sync.Mutex
@@ -26,7 +26,7 @@ type learner struct {
 	pending []store.Peer
 }
 
-func newLearner(st *store.Store, log *zap.Logger) *learner {
+func newLearner(st Store, log *zap.Logger) *learner {
 	return &learner{store: st, log: log, known: map[int64]bool{}}
 }
 

@@ -12,9 +12,7 @@ import (
 	"sync"
 
 	"github.com/tgbotsvc/tgbot/internal/bots"
-	"github.com/tgbotsvc/tgbot/internal/sender/jobs"
 	"github.com/tgbotsvc/tgbot/internal/sender/send"
-	"github.com/tgbotsvc/tgbot/internal/sender/store"
 )
 
 // Bot is one bot the API sends as: its gateway (client, rate limits, flood
@@ -25,8 +23,8 @@ type Bot struct {
 	// token (then GW.BotID() tells it).
 	ID     int64
 	GW     Gateway
-	Runner *jobs.Runner
-	Store  *store.Store
+	Runner Runner
+	Store  JobStore
 }
 
 // BotID is the bot's user ID (0 before a tokenless session logged in).

@@ -28,7 +28,7 @@ import (
 // over: the request runs again with the same random_ids (derived from the
 // key), so Telegram drops the messages it already has.
 type idempotency struct {
-	store *store.Store
+	store IdempotencyStore
 	owner string // this process; claims of other owners are dead
 	wait  time.Duration
 	log   *zap.Logger
@@ -38,6 +38,10 @@ type idempotency struct {
 }
 
 const maxIdempotencyKey = 255
+
+// idemPoll is how often a request waits for the answer of the same request
+// running on another replica.
+const idemPoll = 20 * time.Millisecond
 
 type seedKey struct{}
 
@@ -182,17 +186,15 @@ func (i *idempotency) claim(ctx context.Context, key string, rec store.IdemRecor
 	defer deadline.Stop()
 	for {
 		i.mu.Lock()
-		existing, err := i.store.BeginIdempotent(key, rec, true)
+		existing, claimed, err := i.store.Claim(key, rec)
 		if err != nil {
 			i.mu.Unlock()
 			return false, send.Internal(err)
 		}
-		takenOver := existing != nil && existing.State == store.IdemInFlight && existing.Owner != i.owner &&
-			existing.Fingerprint == rec.Fingerprint
-		if existing == nil || takenOver {
+		if claimed {
 			i.inflight[key] = make(chan struct{})
 			i.mu.Unlock()
-			if takenOver {
+			if existing != nil {
 				i.log.Warn("resuming a request interrupted by a restart")
 			}
 			return false, nil
@@ -208,10 +210,24 @@ func (i *idempotency) claim(ctx context.Context, key string, rec store.IdemRecor
 			w.WriteHeader(existing.Status)
 			_, _ = w.Write(existing.Body)
 			return true, nil
-		case wait == nil:
+		case wait == nil && existing.Owner == i.owner:
 			// Claimed by this process but finished between the two
 			// looks: look again.
 			continue
+		case wait == nil:
+			// Running on another replica sharing the store: look again
+			// shortly.
+			t := time.NewTimer(idemPoll)
+			select {
+			case <-t.C:
+				continue
+			case <-deadline.C:
+				t.Stop()
+				return false, errIdemInProgress
+			case <-ctx.Done():
+				t.Stop()
+				return false, errIdemInProgress
+			}
 		}
 		select {
 		case <-wait:

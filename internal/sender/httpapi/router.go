@@ -74,7 +74,7 @@ type Options struct {
 type API struct {
 	opts    Options
 	bots    *Bots
-	store   *store.Store // idempotency answers, shared by the bots
+	store   IdempotencyStore // idempotency answers, shared by the bots
 	metrics *metrics.Metrics
 	log     *zap.Logger
 	// access writes the access log: without the caller, which would be
@@ -89,7 +89,7 @@ type API struct {
 
 // New builds the router over the bots in set; st keeps the idempotency
 // answers.
-func New(opts Options, set *Bots, st *store.Store, m *metrics.Metrics, log *zap.Logger) (http.Handler, error) {
+func New(opts Options, set *Bots, st IdempotencyStore, m *metrics.Metrics, log *zap.Logger) (http.Handler, error) {
 	docs, err := newOpenAPIDocs(opts.OpenAPIYAML)
 	if err != nil {
 		return nil, err
@@ -185,6 +185,11 @@ type callerKey struct{}
 // The caller's digest scopes its Idempotency-Keys.
 func (a *API) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(trustedKey{}).(string); ok {
+			// An in-process request (NATS ingress): authenticated by NATS.
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+			return
+		}
 		if a.tokens.Empty() {
 			next.ServeHTTP(w, r)
 			return
@@ -197,6 +202,16 @@ func (a *API) auth(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), callerKey{}, hex.EncodeToString(sum[:8]))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type trustedKey struct{}
+
+// Trusted marks an in-process request (one served from another transport
+// that authenticated its caller, such as NATS) as made by caller: it skips
+// the bearer check, and caller scopes its Idempotency-Keys. A request from
+// the network cannot carry it.
+func Trusted(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, trustedKey{}, caller)
 }
 
 func caller(ctx context.Context) string {

@@ -61,7 +61,8 @@ type Config struct {
 	FlushEvery time.Duration
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills in the defaults of zero values.
+func (c *Config) SetDefaults() {
 	if c.Workers <= 0 {
 		c.Workers = 16
 	}
@@ -98,7 +99,7 @@ type Runner struct {
 
 // New returns a Runner; m may be nil.
 func New(cfg Config, st *store.Store, s Sender, m *metrics.Metrics, log *zap.Logger) *Runner {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	return &Runner{cfg: cfg, store: st, sender: s, metrics: m, log: log, wake: make(chan struct{}, 1)}
 }
 
@@ -190,19 +191,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.log.Info("resuming unfinished jobs", zap.Int("jobs", len(jobs)), zap.Int64("pending", pending))
 	}
 
-	// Sends in flight keep going for ShutdownGrace after ctx ends.
-	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	sendCtx, cancelSends := GraceContext(ctx, r.cfg.ShutdownGrace)
 	defer cancelSends()
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(r.cfg.ShutdownGrace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelSends()
-		case <-sendCtx.Done():
-		}
-	})
-	defer stopGrace()
 
 	w := newWriter(r, r.cfg.FlushEvery)
 	go w.run()
@@ -301,6 +291,25 @@ dispatch:
 	return nil
 }
 
+// GraceContext returns the context of sends in flight: it ends grace
+// after ctx ends (or when cancel is called).
+func GraceContext(ctx context.Context, grace time.Duration) (_ context.Context, cancel func()) {
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelSends()
+		case <-sendCtx.Done():
+		}
+	})
+	return sendCtx, func() {
+		stopGrace()
+		cancelSends()
+	}
+}
+
 // sendItem sends one recipient, retrying what may succeed later. ok is false
 // when shutdown interrupted it: the item stays pending for the next run.
 func (r *Runner) sendItem(ctx, sendCtx context.Context, job store.Job, it store.Item) (store.Item, bool) {
@@ -311,12 +320,21 @@ func (r *Runner) sendItem(ctx, sendCtx context.Context, job store.Job, it store.
 		req = *job.Template
 	}
 	req.Recipient = it.Recipient
+	return SendItem(ctx, sendCtx, r.cfg, r.sender, req, it)
+}
+
+// SendItem sends req for the job recipient it with its random_id,
+// retrying flood waits and an unavailable Telegram up to cfg.MaxAttempts
+// attempts (counted in it.Attempts). It returns it finished (sent or
+// failed), or ok=false when ctx ended first (shutdown: it stays pending)
+// or sendCtx ended during the send. cfg must have its defaults set.
+func SendItem(ctx, sendCtx context.Context, cfg Config, s Sender, req send.Request, it store.Item) (_ store.Item, ok bool) {
 	for {
 		if ctx.Err() != nil {
 			return it, false
 		}
 		it.Attempts++
-		res, err := r.sender.Send(sendCtx, req, it.RandomID)
+		res, err := s.Send(sendCtx, req, it.RandomID)
 		if err == nil {
 			it.Status, it.ChatID, it.MessageID, it.Date, it.Error = store.ItemSent, res.ChatID, res.MessageID, res.Date, nil
 			return it, true
@@ -334,11 +352,11 @@ func (r *Runner) sendItem(ctx, sendCtx context.Context, job store.Job, it store.
 		var wait time.Duration
 		switch se.Kind {
 		case send.KindFlood:
-			wait = max(se.RetryAfter, r.cfg.RetryPause)
+			wait = max(se.RetryAfter, cfg.RetryPause)
 		case send.KindUnavailable:
-			wait = r.cfg.RetryPause
+			wait = cfg.RetryPause
 		}
-		if wait == 0 || it.Attempts >= r.cfg.MaxAttempts {
+		if wait == 0 || it.Attempts >= cfg.MaxAttempts {
 			it.Status, it.Error = store.ItemFailed, se.Public()
 			if se.TelegramError == "USER_IS_BLOCKED" {
 				it.Status = store.ItemBlocked

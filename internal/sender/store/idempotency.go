@@ -105,3 +105,19 @@ func (s *Store) ExpireIdempotent(t time.Time) (int, error) {
 	})
 	return n, err
 }
+
+// Claim claims key for the request rec in one process: when no record
+// exists, or an in-flight one of the same request left by another owner
+// (a process that died: in this mode one process owns the file), rec is
+// stored and claimed is true. Otherwise existing is the record found.
+func (s *Store) Claim(key string, rec IdemRecord) (existing *IdemRecord, claimed bool, err error) {
+	existing, err = s.BeginIdempotent(key, rec, true)
+	if err != nil {
+		return nil, false, err
+	}
+	if existing == nil {
+		return nil, true, nil
+	}
+	takenOver := existing.State == IdemInFlight && existing.Owner != rec.Owner && existing.Fingerprint == rec.Fingerprint
+	return existing, takenOver, nil
+}
