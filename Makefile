@@ -14,7 +14,7 @@ GOLANGCI_LINT := $(GOBIN_DIR)/golangci-lint
 BINARIES := receiver sender tgemu
 EXTRA_BINARIES := $(patsubst cmd/%/,%,$(filter-out $(addprefix cmd/,$(addsuffix /,$(BINARIES))),$(wildcard cmd/*/)))
 
-.PHONY: all help build test test-short unit lint vet fmt tools demo bench clean compose-check
+.PHONY: all help build test test-short unit lint vet fmt tools demo demo-scale bench clean compose-check
 
 all: build
 
@@ -60,6 +60,11 @@ compose-check: ## validate the compose files (docker-compose v1 when installed; 
 demo: build ## the whole loop offline: emulator, receiver, sender, example downstream, scripted chat (DEMO_ONCE=1: exit after it)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/downstream ./examples/downstream
 	$(BIN)/demo
+
+demo-scale: build ## the receiver scaled out, offline: nats-server, emulator, sender, downstream, 2 receivers; kills the active one midway (DEMO_ONCE=1: exit with the result)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/downstream ./examples/downstream
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
+	$(BIN)/demo-scale
 
 bench: build ## benchmarks of the real binaries vs a bare gotd client; writes docs/BENCHMARKS.md (BENCH_FLAGS=-quick)
 	$(BIN)/bench -bin $(BIN) -out docs/BENCHMARKS.md $(BENCH_FLAGS)
