@@ -122,6 +122,7 @@ func runAll(ctx context.Context, st *stack, res *result, stdout io.Writer) error
 	benchReceiver(ctx, emu, ds, st, users, res, idle)
 	benchCatchUp(ctx, emu, ds, st, users, res)
 	benchOutage(ctx, emu, ds, st, users, res)
+	benchReceiverNATS(ctx, emu, ds, st, users, res)
 	logf("receiver load done")
 	benchSend(ctx, st, users, res, idle)
 	logf("send load done")
