@@ -11,6 +11,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/gotd/contrib/middleware/floodwait"
 	"github.com/gotd/log/logzap"
+	"github.com/gotd/td/bin"
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/telegram/updates"
 	updhook "github.com/gotd/td/telegram/updates/hook"
@@ -23,6 +24,7 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/logging"
 	"github.com/tgbotsvc/tgbot/internal/receiver/handler"
 	"github.com/tgbotsvc/tgbot/internal/receiver/handlers"
+	"github.com/tgbotsvc/tgbot/internal/receiver/natsconv"
 	"github.com/tgbotsvc/tgbot/internal/tgclient"
 )
 
@@ -35,8 +37,13 @@ type bot struct {
 	token bots.Token // zero in user mode
 	log   *zap.Logger
 
-	client *telegram.Client
-	gaps   *updates.Manager
+	// conn is the current client and update manager: gotd runs each only
+	// once, so every run of the client (a reconnect after it stopped, a new
+	// lease term) builds a new pair (connect). api always calls the current
+	// client.
+	conn   atomic.Pointer[tgConn]
+	tgOpts tgclient.Options
+	api    *tg.Client
 	router *handler.Router
 	runner *handler.Runner
 
@@ -82,35 +89,22 @@ func (s *Service) newBot(tok bots.Token, sessionPath string) (*bot, error) {
 	for _, f := range s.opts.extra {
 		f(b.router)
 	}
-	b.gaps = updates.New(updates.Config{
-		Handler:      telegram.UpdateHandlerFunc(b.handleUpdates),
-		Storage:      s.store,
-		AccessHasher: s.store,
-		Logger:       logzap.New(logging.AtLeast(b.log.Named("updates"), zapcore.InfoLevel)),
-	})
-	tgOpts := tgclient.Options{
-		SessionPath:   sessionPath,
-		Logger:        b.log.Named("telegram"),
-		UpdateHandler: b.gaps,
-		Middlewares: []telegram.Middleware{
-			updhook.UpdateHook(b.gaps.Handle),
-			floodwait.NewSimpleWaiter().WithMaxRetries(3).WithMaxWait(time.Minute),
-		},
+	b.tgOpts = tgclient.Options{
+		SessionPath:       sessionPath,
+		Logger:            b.log.Named("telegram"),
 		RetryInterval:     s.cfg.TGRetry,
 		OnConnectionState: b.onConnectionState,
 	}
-	if s.opts.tg != nil {
-		s.opts.tg(&tgOpts)
-	}
-	var err error
-	if b.client, err = tgclient.New(s.cfg.Telegram, tgOpts); err != nil {
+	if err := b.connect(); err != nil {
 		return nil, err
 	}
+	b.api = tg.NewClient(currentInvoker{b})
 	b.runner = handler.NewRunner(handler.RunnerConfig{
 		QueueSize:           s.cfg.HandlerQueue,
 		ConversationTimeout: s.cfg.ConvTimeout,
 		CallbackAutoAnswer:  handler.AutoAnswerAfter(s.cfg.CallbackAutoAnswer),
-	}, b.router, newReplier(b.client.API()), emitter{s}, s.m, b.log)
+		Conversations:       s.convStore(tok),
+	}, b.router, newReplier(b.api), emitter{s}, s.m, b.log)
 	return b, nil
 }
 
@@ -187,7 +181,17 @@ func (b *bot) runClient(ctx context.Context, fatal func(*bot, error)) (stop bool
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = time.Second, time.Minute, 0
 	for {
 		started := time.Now()
-		err := b.client.Run(ctx, b.runTelegram)
+		c := b.conn.Load()
+		if c.used {
+			if err := b.connect(); err != nil {
+				b.login(err)
+				fatal(b, err)
+				return true
+			}
+			c = b.conn.Load()
+		}
+		c.used = true
+		err := c.client.Run(ctx, func(ctx context.Context) error { return b.runTelegram(ctx, c) })
 		if time.Since(started) > time.Minute {
 			bo.Reset() // it ran: the next failure is a new one
 		}
@@ -254,11 +258,11 @@ func reason(err error) string {
 }
 
 // runTelegram logs in (bots once per session) and runs the update manager.
-func (b *bot) runTelegram(ctx context.Context) error {
+func (b *bot) runTelegram(ctx context.Context, c *tgConn) error {
 	var self *tg.User
 	var err error
 	if b.token.ID() == 0 {
-		st, err := b.client.Auth().Status(ctx)
+		st, err := c.client.Auth().Status(ctx)
 		if err != nil {
 			return fmt.Errorf("auth status: %w", err)
 		}
@@ -266,7 +270,7 @@ func (b *bot) runTelegram(ctx context.Context) error {
 			return ErrNotLoggedIn
 		}
 		self = st.User
-	} else if self, err = tgclient.EnsureBotAuth(ctx, b.client, b.token.Value()); err != nil {
+	} else if self, err = tgclient.EnsureBotAuth(ctx, c.client, b.token.Value()); err != nil {
 		return err
 	}
 	if b.token.ID() != 0 && self.ID != b.token.ID() {
@@ -280,13 +284,13 @@ func (b *bot) runTelegram(ctx context.Context) error {
 	b.authorized.Store(true)
 	b.login(nil)
 	b.log.Info("logged in", zap.Int64("id", self.ID), zap.String("username", self.Username), zap.Bool("bot", self.Bot))
-	return b.gaps.Run(ctx, b.client.API(), self.ID, updates.AuthOptions{
+	return c.gaps.Run(ctx, c.client.API(), self.ID, updates.AuthOptions{
 		IsBot: self.Bot,
 		OnStart: func(ctx context.Context) {
 			// The manager runs its start-up getDifference before it reads
 			// pushed updates: this marker comes back through handleUpdates
 			// once that is done, which is when the bot is ready.
-			go func() { _ = b.gaps.Handle(ctx, &tg.UpdateShort{Update: &tg.UpdateConfig{}}) }()
+			go func() { _ = c.gaps.Handle(ctx, &tg.UpdateShort{Update: &tg.UpdateConfig{}}) }()
 		},
 	})
 }
@@ -309,8 +313,57 @@ func (b *bot) onConnectionState(st telegram.ConnectionState) {
 	ctx := *ctxp
 	b.log.Info("reconnected, fetching missed updates")
 	go func() {
-		if err := b.gaps.Handle(ctx, &tg.UpdatesTooLong{}); err != nil && ctx.Err() == nil {
+		if err := b.conn.Load().gaps.Handle(ctx, &tg.UpdatesTooLong{}); err != nil && ctx.Err() == nil {
 			b.log.Warn("force getDifference", zap.Error(err))
 		}
 	}()
+}
+
+// tgConn is one run of the Telegram client with its update manager.
+type tgConn struct {
+	client *telegram.Client
+	gaps   *updates.Manager
+	used   bool // Run was called: the next run needs a new tgConn
+}
+
+// connect builds a new client and update manager and makes them current.
+func (b *bot) connect() error {
+	gaps := updates.New(updates.Config{
+		Handler:      telegram.UpdateHandlerFunc(b.handleUpdates),
+		Storage:      b.s.store,
+		AccessHasher: b.s.store,
+		Logger:       logzap.New(logging.AtLeast(b.log.Named("updates"), zapcore.InfoLevel)),
+	})
+	opts := b.tgOpts
+	opts.UpdateHandler = gaps
+	opts.Middlewares = []telegram.Middleware{
+		updhook.UpdateHook(gaps.Handle),
+		floodwait.NewSimpleWaiter().WithMaxRetries(3).WithMaxWait(time.Minute),
+	}
+	if b.s.opts.tg != nil {
+		b.s.opts.tg(&opts)
+	}
+	client, err := tgclient.New(b.s.cfg.Telegram, opts)
+	if err != nil {
+		return err
+	}
+	b.conn.Store(&tgConn{client: client, gaps: gaps})
+	return nil
+}
+
+// currentInvoker sends RPCs through the bot's current client.
+type currentInvoker struct{ b *bot }
+
+// Invoke implements tg.Invoker.
+func (i currentInvoker) Invoke(ctx context.Context, input bin.Encoder, output bin.Decoder) error {
+	return i.b.conn.Load().client.Invoke(ctx, input, output)
+}
+
+// convStore is where the bot's conversations wait for answers: tg_conv with
+// NATS (another replica may take the answer), memory otherwise.
+func (s *Service) convStore(tok bots.Token) handler.ConvStore {
+	if s.nats != nil && tok.ID() != 0 {
+		return natsconv.For(s.nats.conv, tok.ID())
+	}
+	return handler.NewMemoryConvStore()
 }

@@ -15,7 +15,7 @@ import (
 type Config struct {
 	Addr         string        `env:"RECEIVER_ADDR" envDefault:":8002" usage:"listen address of /healthz, /readyz, /metrics and /admin"`
 	AdminToken   string        `env:"RECEIVER_ADMIN_TOKEN" secret:"true" usage:"bearer token of the /admin endpoints, at least 16 characters; empty = admin disabled (404)"`
-	ForwardTypes []string      `env:"RECEIVER_FORWARD_TYPES" envDefault:"message,edited_message,callback_query" usage:"update kinds forwarded as events: message, edited_message, callback_query"`
+	ForwardTypes []string      `env:"RECEIVER_FORWARD_TYPES" envDefault:"message,edited_message,callback_query,channel_post,edited_channel_post,my_chat_member" usage:"update kinds forwarded as events: message, edited_message, callback_query, channel_post, edited_channel_post, my_chat_member (the Bot API's default set)"`
 	HandlerQueue int           `env:"RECEIVER_HANDLER_QUEUE" envDefault:"100" usage:"updates queued per chat for handlers; beyond it they are not handled (still forwarded)"`
 	ConvTimeout  time.Duration `env:"RECEIVER_CONVERSATION_TIMEOUT" envDefault:"5m" usage:"how long a conversation waits for the user's answer"`
 	// CallbackAutoAnswer: a button press that no handler answered gets an

@@ -52,7 +52,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, ":8002", cfg.Addr)
-			require.Equal(t, []string{"message", "edited_message", "callback_query"}, cfg.ForwardTypes)
+			require.Equal(t, []string{"message", "edited_message", "callback_query", "channel_post", "edited_channel_post", "my_chat_member"}, cfg.ForwardTypes)
 			require.Equal(t, 10*time.Second, cfg.HTTP.Timeout)
 			require.Equal(t, 24*time.Hour, cfg.MaxAge)
 		})
@@ -89,7 +89,7 @@ func TestNewFromDefaults(t *testing.T) {
 	cfg := Defaults()
 	require.Equal(t, 24*time.Hour, cfg.MaxAge, "the envDefault tags are the defaults")
 	require.Equal(t, 10, cfg.FileMaxBackups)
-	require.Equal(t, []string{"message", "edited_message", "callback_query"}, cfg.ForwardTypes)
+	require.Equal(t, []string{"message", "edited_message", "callback_query", "channel_post", "edited_channel_post", "my_chat_member"}, cfg.ForwardTypes)
 	require.Equal(t, "X-API-Key", cfg.HTTP.APIKeyHeader)
 	cfg.Addr, cfg.Driver = "127.0.0.1:0", "log"
 	cfg.Telegram = config.Telegram{AppID: 1, AppHash: "x", BotToken: "1:x", DCID: 2}

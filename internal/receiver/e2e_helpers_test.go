@@ -229,6 +229,15 @@ func botSaid(t *testing.T, env *emutest.Env, user int64) []string {
 	return botSaidVia(t, env, user, env.BotID)
 }
 
+// waitBotSaid waits until the bot said at least n messages to user and
+// returns them.
+func waitBotSaid(t *testing.T, env *emutest.Env, user int64, n int) []string {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(botSaid(t, env, user)) >= n }, 10*time.Second, 20*time.Millisecond,
+		"bot said %q", botSaid(t, env, user))
+	return botSaid(t, env, user)
+}
+
 func httpDo(t *testing.T, method, url, token string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)

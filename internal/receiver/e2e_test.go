@@ -37,6 +37,8 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("HandlerPanicContained", s.testHandlerPanic)
 	t.Run("CallbackQuery", s.testCallback)
 	t.Run("EditsAndLateAutoAnswer", s.testEditsAndLateAutoAnswer)
+	t.Run("Channels", s.testChannels)
+	t.Run("MyChatMember", s.testMyChatMember)
 	t.Run("AlbumIsOneEvent", s.testAlbumIsOneEvent)
 	t.Run("ReconnectFetchesMissedUpdates", s.testReconnect)
 	t.Run("NoSecretsInLogs", s.testNoSecretsInLogs)
@@ -133,12 +135,7 @@ func (s *suite) testFamiliarize(t *testing.T) {
 	startReceiver(t, testConfig(env, s.dataDir(t), down.srv.URL))
 	u := newUser(t, env, "Fam")
 
-	waitBot := func(n int) []string {
-		t.Helper()
-		require.Eventually(t, func() bool { return len(botSaid(t, env, u.ID)) >= n }, 10*time.Second, 20*time.Millisecond,
-			"bot said %q", botSaid(t, env, u.ID))
-		return botSaid(t, env, u.ID)
-	}
+	waitBot := func(n int) []string { return waitBotSaid(t, env, u.ID, n) }
 	send(t, env, u.ID, "/familiarize")
 	require.Equal(t, []string{handlers.AskName}, waitBot(1))
 	send(t, env, u.ID, "12345")

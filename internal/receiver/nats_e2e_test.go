@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,14 +115,22 @@ func role(t *testing.T, r *running) string {
 	return bs[0].Role
 }
 
+// testConn connects to url for the rest of the test and returns a context
+// for its calls (20 s).
+func testConn(t *testing.T, url string) (*natsx.Conn, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	c, err := natsx.Connect(ctx, config.NATS{URL: url, Replicas: 1}, "test-reader", zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c, ctx
+}
+
 // streamEvents reads every event in TG_EVENTS in stream order.
 func streamEvents(t *testing.T, url string) []event.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := natsx.Connect(ctx, config.NATS{URL: url, Replicas: 1}, "test-reader", zap.NewNop())
-	require.NoError(t, err)
-	defer c.Close()
+	c, ctx := testConn(t, url)
 	st, err := c.JS.Stream(ctx, natsstate.Stream)
 	require.NoError(t, err)
 	info, err := st.Info(ctx)
@@ -162,13 +171,8 @@ func checkStream(t *testing.T, evs []event.Event, want map[int64][]string) {
 
 func TestNATSStandbyTakesOverAndLosesNothing(t *testing.T) {
 	env := emutest.Start(t)
-	srv := natstest.Start(t)
 	const ttl = 2 * time.Second
-	p := newProxy(t, srv.Addr().String())
-
-	a := startReceiver(t, natsConfigDir(t, env, p.url(), ttl))
-	require.Eventually(t, func() bool { return role(t, a) == "active" }, 10*time.Second, 20*time.Millisecond)
-	b := startReceiver(t, natsConfigDir(t, env, srv.ClientURL(), ttl))
+	srv, p, a, b := startNATSPair(t, env, ttl)
 	replicaA, _ := readyz(t, a)
 	_, bs := readyz(t, b)
 	require.Equal(t, "standby", bs[0].Role)
@@ -208,6 +212,18 @@ func TestNATSStandbyTakesOverAndLosesNothing(t *testing.T) {
 		assert.GreaterOrEqual(c, len(streamEvents(t, srv.ClientURL())), 45, "events in the stream")
 	}, 30*time.Second, 100*time.Millisecond)
 	checkStream(t, streamEvents(t, srv.ClientURL()), want)
+}
+
+// startNATSPair starts an embedded NATS server and two receivers on it: a
+// (through p, which the test can partition) active, then b.
+func startNATSPair(t *testing.T, env *emutest.Env, ttl time.Duration) (srv *server.Server, p *proxy, a, b *running) {
+	t.Helper()
+	srv = natstest.Start(t)
+	p = newProxy(t, srv.Addr().String())
+	a = startReceiver(t, natsConfigDir(t, env, p.url(), ttl))
+	require.Eventually(t, func() bool { return role(t, a) == "active" }, 10*time.Second, 20*time.Millisecond)
+	b = startReceiver(t, natsConfigDir(t, env, srv.ClientURL(), ttl))
+	return srv, p, a, b
 }
 
 func natsConfigDir(t *testing.T, env *emutest.Env, url string, ttl time.Duration) receiver.Config {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gotd/td/telegram/updates"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/tgbotsvc/tgbot/internal/receiver/driver/natsdriver"
 	"github.com/tgbotsvc/tgbot/internal/receiver/event"
 	"github.com/tgbotsvc/tgbot/internal/receiver/lease"
+	"github.com/tgbotsvc/tgbot/internal/receiver/natsconv"
 	"github.com/tgbotsvc/tgbot/internal/receiver/natsdelivery"
 	"github.com/tgbotsvc/tgbot/internal/receiver/natsstate"
 	"github.com/tgbotsvc/tgbot/internal/receiver/outbox"
@@ -57,6 +59,7 @@ type natsMode struct {
 	conn     *natsx.Conn
 	state    *natsstate.Store
 	leases   *lease.Manager
+	conv     jetstream.KeyValue // tg_conv: conversations waiting for an answer
 	dead     deadLetters
 	delivery *natsdelivery.Delivery // nil with DRIVER=nats
 
@@ -96,6 +99,9 @@ func (s *Service) openNATS(drv driver.Driver) error {
 	if err != nil {
 		return err
 	}
+	if n.conv, err = natsconv.Open(ctx, conn, s.cfg.ConvTimeout); err != nil {
+		return err
+	}
 	n.leases, err = lease.New(ctx, conn, lease.Config{TTL: s.cfg.LeaseTTL, Logger: s.log})
 	if err != nil {
 		return err
@@ -113,7 +119,7 @@ func (s *Service) openNATS(drv driver.Driver) error {
 			InitialBackoff: s.cfg.BackoffMin,
 			MaxBackoff:     s.cfg.BackoffMax,
 		},
-		AckWait: 2*s.cfg.HTTP.Timeout + 5*time.Second,
+		AckWait: s.cfg.LeaseTTL, // a dead replica's deliveries move on with its bots
 	}, drv, s.m, s.log)
 	if err != nil {
 		return err

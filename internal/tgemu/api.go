@@ -426,13 +426,27 @@ func (s *Server) CreateGroup(title string, memberIDs []int64) (Chat, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	members, err := s.membersLocked(memberIDs)
+	if err != nil {
+		return Chat{}, err
+	}
+	s.st.NextChatID++
+	c := &chat{ID: s.st.NextChatID, Title: title, Members: members, Date: int(s.now().Unix())}
+	s.st.Chats[c.ID] = c
+	s.dirty = true
+	return Chat{ID: c.ID, Title: c.Title, Members: append([]int64(nil), members...)}, nil
+}
+
+// membersLocked checks and dedupes the member IDs of a new group or
+// channel; with no bot among them, the only bot is added.
+func (s *Server) membersLocked(memberIDs []int64) ([]int64, error) {
 	seen := map[int64]bool{}
 	var members []int64
 	hasBot := false
 	for _, id := range memberIDs {
 		a := s.st.Accounts[id]
 		if a == nil {
-			return Chat{}, fmt.Errorf("%w: account %d", ErrNotFound, id)
+			return nil, fmt.Errorf("%w: account %d", ErrNotFound, id)
 		}
 		if !seen[id] {
 			seen[id] = true
@@ -443,21 +457,22 @@ func (s *Server) CreateGroup(title string, memberIDs []int64) (Chat, error) {
 	if !hasBot {
 		bot, err := s.botByIDLocked(0)
 		if err != nil {
-			return Chat{}, err
+			return nil, err
 		}
 		members = append(members, bot.ID)
 	}
-	s.st.NextChatID++
-	c := &chat{ID: s.st.NextChatID, Title: title, Members: members, Date: int(s.now().Unix())}
-	s.st.Chats[c.ID] = c
-	s.dirty = true
-	return Chat{ID: c.ID, Title: c.Title, Members: append([]int64(nil), members...)}, nil
+	return members, nil
 }
 
 // UserSendGroupMessage makes a member write text in a group; every other
 // member, the bot included, gets it. It returns the bot's message ID (of
 // the only bot in the group, or the first).
 func (s *Server) UserSendGroupMessage(userID, chatID int64, text string) (int, error) {
+	return s.userWrites(userID, text, func(u *account) (int, error) { return s.userSendGroupLocked(u, chatID, text) })
+}
+
+// userWrites checks text and runs write for the user userID, s.mu held.
+func (s *Server) userWrites(userID int64, text string, write func(u *account) (int, error)) (int, error) {
 	if err := checkText(text); err != nil {
 		return 0, fmt.Errorf("%w: %s", ErrInvalid, err.Error())
 	}
@@ -467,12 +482,16 @@ func (s *Server) UserSendGroupMessage(userID, chatID int64, text string) (int, e
 	if err != nil {
 		return 0, err
 	}
+	return write(u)
+}
+
+func (s *Server) userSendGroupLocked(u *account, chatID int64, text string) (int, error) {
 	c := s.st.Chats[chatID]
 	if c == nil {
 		return 0, fmt.Errorf("%w: group %d", ErrNotFound, chatID)
 	}
 	if !c.member(u.ID) {
-		return 0, fmt.Errorf("%w: user %d is not a member of group %d", ErrInvalid, userID, chatID)
+		return 0, fmt.Errorf("%w: user %d is not a member of group %d", ErrInvalid, u.ID, chatID)
 	}
 	_, copies, err := s.sendLocked(u, 0, outgoing{peer: peerKey{Chat: true, ID: c.ID}, text: text})
 	if err != nil {

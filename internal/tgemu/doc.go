@@ -46,22 +46,38 @@
 //	POST /v1/groups                        {"title","member_ids"} -> 201 {"id","title","members"}
 //	POST /v1/groups/{id}/messages          {"user_id","text"} -> 201 {"message_id"}
 //	GET  /v1/groups/{id}/messages?bot_id=  {"messages":[...]}
+//	POST /v1/channels                      {"title","megagroup","member_ids"} -> 201 {"id","access_hash","title","megagroup","members","admins"}
+//	                                       a supergroup (megagroup true) or a broadcast channel; Bot API chat ID -100<id>
+//	GET  /v1/channels                      {"channels":[...]}
+//	POST /v1/channels/{id}/messages        {"user_id","text"} -> 201 {"message_id"}: a member writes in a supergroup,
+//	                                       an admin posts in a broadcast channel
+//	GET  /v1/channels/{id}/messages?bot_id= {"messages":[...]} as the bot sees them (out: the bot's own)
 //	PUT  /v1/limits                        {"global_per_second","per_chat_per_second","group_per_minute"}, 0 = off
 //	POST /v1/faults                        {"method","error","count"}: the next count calls fail
 //	POST /v1/disconnect                    drop every MTProto connection
 //	GET  /v1/stats                         {"rpc":{method:count},"flood_waits","connections"}
 //	GET  /v1/groups                        {"groups":[{"id","title","members"}]}
 //	GET  /v1/documents/{id}                the document's bytes (an attachment)
-//	GET  /v1/events                        server-sent events (Event): message, callback_answer, accounts
+//	GET  /v1/events                        server-sent events (Event): message, edit, delete, pin, chat_action,
+//	                                       callback_answer, accounts
 //	GET  /                                 the page (package web): chat with the bot as any user
 //
 // bot_id may be left out while exactly one bot exists. Errors are
 // {"error": "..."} with 400, 404 or 409.
 //
 // Limitations:
-//   - One DC (ID 2). No channels or supergroups: groups are basic chats,
-//     created by the control API; the bot sees every group message (no
-//     privacy mode).
+//   - One DC (ID 2). Groups are basic chats or supergroups and channels
+//     (channels.go), created by the control API; the bot sees every group
+//     message (no privacy mode). Member lists are fixed at creation: nobody
+//     joins, leaves or is promoted later.
+//   - Channels: one shared box and pts sequence per channel; the first user
+//     member is the creator and an admin, bots are admins of broadcast
+//     channels only. A member bot may look a channel up with access hash 0
+//     (channels.getChannels, channels.getFullChannel); every other method
+//     needs the real hash. updates.getDifference never mentions channels
+//     (no updateChannelTooLong): a client that never saw a channel's update
+//     learns of it with the next one. No forums, discussion groups,
+//     signatures, views or albums in channels.
 //   - Media: documents only (uploaded or existing). Photos, albums, polls and
 //     the like answer MEDIA_INVALID; no thumbnails, no CDN.
 //   - An expired, malformed or foreign file reference answers

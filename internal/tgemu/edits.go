@@ -158,6 +158,9 @@ func (s *Server) messagesEditMessage(c *call, req *tg.MessagesEditMessageRequest
 	if err != nil {
 		return nil, err
 	}
+	if peer.Channel {
+		return s.editChannelMessageLocked(c, peer.ID, req)
+	}
 	m, err := myMessageLocked(c.acc, peer, req.ID)
 	if err != nil {
 		return nil, err
@@ -165,6 +168,22 @@ func (s *Server) messagesEditMessage(c *call, req *tg.MessagesEditMessageRequest
 	if !m.Out {
 		return nil, tgerr.New(403, "MESSAGE_AUTHOR_REQUIRED")
 	}
+	change, err := editChange(m, req)
+	if err != nil {
+		return nil, err
+	}
+	s.editLocked(c.acc, m, c.req.Session.ID, change)
+	return &tg.Updates{
+		Updates: []tg.UpdateClass{&tg.UpdateEditMessage{Message: s.messageTLLocked(m), Pts: c.acc.Pts, PtsCount: 1}},
+		Users:   s.usersForLocked(c.acc.ID, m),
+		Chats:   s.chatsForLocked(m),
+		Date:    int(s.now().Unix()),
+	}, nil
+}
+
+// editChange is what req does to the message m (every copy of it), or
+// MESSAGE_NOT_MODIFIED when it changes nothing.
+func editChange(m *message, req *tg.MessagesEditMessageRequest) (func(*message), error) {
 	text, entities := m.Text, m.Entities
 	if t, ok := req.GetMessage(); ok {
 		if err := checkEditText(t, m.DocID != 0); err != nil {
@@ -176,15 +195,9 @@ func (s *Server) messagesEditMessage(c *call, req *tg.MessagesEditMessageRequest
 	if text == m.Text && string(entities) == string(m.Entities) && string(markup) == string(m.Markup) {
 		return nil, tgerr.New(400, "MESSAGE_NOT_MODIFIED")
 	}
-	s.editLocked(c.acc, m, c.req.Session.ID, func(x *message) {
+	return func(x *message) {
 		x.Text, x.Entities, x.Markup = text, entities, markup
 		x.NoWebpage = req.NoWebpage
-	})
-	return &tg.Updates{
-		Updates: []tg.UpdateClass{&tg.UpdateEditMessage{Message: s.messageTLLocked(m), Pts: c.acc.Pts, PtsCount: 1}},
-		Users:   s.usersForLocked(c.acc.ID, m),
-		Chats:   s.chatsForLocked(m),
-		Date:    int(s.now().Unix()),
 	}, nil
 }
 
@@ -203,10 +216,7 @@ func checkEditText(text string, caption bool) error {
 // logs and pushes updateEditMessage to each owner (not to the session
 // except, which gets the update as its answer).
 func (s *Server) editLocked(acc *account, m *message, except int64, change func(*message)) {
-	date := int(s.now().Unix())
-	if date <= m.EditDate {
-		date = m.EditDate + 1
-	}
+	date := s.editDate(m)
 	for _, cp := range s.copiesLocked(acc, m) {
 		change(cp.msg)
 		cp.msg.EditDate = date
@@ -215,8 +225,18 @@ func (s *Server) editLocked(acc *account, m *message, except int64, change func(
 			skip = except
 		}
 		s.logOtherLocked(cp.acc, 1, &logEntry{MsgID: cp.msg.ID, Edit: true}, skip)
+		s.publishToBotLocked(cp.acc, cp.msg.Peer, Event{Type: "edit", MsgID: cp.msg.ID})
 	}
-	s.publishMessageLocked(acc, m.Peer, nil)
+}
+
+// editDate is the date of a new edit of m: now, but later than its last
+// edit, so each edit has its own.
+func (s *Server) editDate(m *message) int {
+	date := int(s.now().Unix())
+	if date <= m.EditDate {
+		date = m.EditDate + 1
+	}
+	return date
 }
 
 func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesRequest) (bin.Encoder, error) {
@@ -237,8 +257,16 @@ func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesR
 		}
 		targets = append(targets, m)
 	}
+	// Each owner's deleted copies, per dialog (for the feed; the pts
+	// sequence takes them all at once).
+	type dialog struct {
+		acc  *account
+		peer peerKey
+	}
 	byOwner := map[*account][]int{}
+	byDialog := map[dialog][]int{}
 	var owners []*account
+	var dialogs []dialog
 	for _, m := range targets {
 		refs := []copyRef{{acc, m}}
 		if req.Revoke || acc.Bot {
@@ -252,6 +280,11 @@ func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesR
 				owners = append(owners, r.acc)
 			}
 			byOwner[r.acc] = append(byOwner[r.acc], r.msg.ID)
+			d := dialog{r.acc, r.msg.Peer}
+			if _, seen := byDialog[d]; !seen {
+				dialogs = append(dialogs, d)
+			}
+			byDialog[d] = append(byDialog[d], r.msg.ID)
 		}
 	}
 	out := &tg.MessagesAffectedMessages{Pts: acc.Pts}
@@ -267,8 +300,8 @@ func (s *Server) messagesDeleteMessages(c *call, req *tg.MessagesDeleteMessagesR
 			out.Pts, out.PtsCount = pts, len(ids)
 		}
 	}
-	if len(owners) > 0 {
-		s.publishMessageLocked(acc, targets[0].Peer, nil)
+	for _, d := range dialogs {
+		s.publishToBotLocked(d.acc, d.peer, Event{Type: "delete", MsgIDs: byDialog[d]})
 	}
 	return out, nil
 }
@@ -293,6 +326,9 @@ func (s *Server) messagesUpdatePinnedMessage(c *call, req *tg.MessagesUpdatePinn
 	if err != nil {
 		return nil, err
 	}
+	if peer.Channel {
+		return s.pinChannelMessageLocked(c, peer.ID, req.ID, !req.Unpin)
+	}
 	m, err := myMessageLocked(c.acc, peer, req.ID)
 	if err != nil {
 		return nil, err
@@ -310,11 +346,11 @@ func (s *Server) messagesUpdatePinnedMessage(c *call, req *tg.MessagesUpdatePinn
 		if cp.acc == c.acc {
 			mine, _, _ = s.otherUpdateLocked(cp.acc, e)
 		}
+		s.publishToBotLocked(cp.acc, cp.msg.Peer, Event{Type: "pin", MsgID: cp.msg.ID, Pinned: pinned})
 	}
 	if mine == nil { // the bot's copy was not among them: cannot happen, but answer well
 		return nil, tgerr.New(400, "MESSAGE_ID_INVALID")
 	}
-	s.publishMessageLocked(c.acc, peer, nil)
 	return &tg.Updates{
 		Updates: []tg.UpdateClass{mine},
 		Users:   s.usersForLocked(c.acc.ID, m),
@@ -364,7 +400,7 @@ func (s *Server) messagesSetTyping(c *call, req *tg.MessagesSetTypingRequest) (b
 		name = req.Action.TypeName()
 	}
 	s.st.actions[actionKey{from: c.acc.ID, peer: peer}] = name
-	s.publishMessageLocked(c.acc, peer, nil)
+	s.publishToBotLocked(c.acc, peer, Event{Type: "chat_action", Action: name})
 	return boolResult(true), nil
 }
 
@@ -413,13 +449,19 @@ func (s *Server) ChatAction(userID, botID int64) string {
 
 // GroupChatAction is ChatAction for a basic group.
 func (s *Server) GroupChatAction(chatID, botID int64) string {
+	return s.botChatAction(botID, peerKey{Chat: true, ID: chatID})
+}
+
+// botChatAction is the last chat action the bot (0 = the only bot) sent in
+// peer, "" if none.
+func (s *Server) botChatAction(botID int64, peer peerKey) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bot, err := s.botByIDLocked(botID)
 	if err != nil {
 		return ""
 	}
-	return s.chatActionLocked(bot, peerKey{Chat: true, ID: chatID})
+	return s.chatActionLocked(bot, peer)
 }
 
 // userMessagesOut is the answer of GET /v1/users/{id}/messages.

@@ -12,19 +12,34 @@ import (
 )
 
 // Event is a change in the emulator, for pages that follow it live
-// (GET /v1/events, server-sent events): which chat has new messages, a
-// bot's answer to a button press, new accounts or groups.
+// (GET /v1/events, server-sent events): which bot chat has a new, edited,
+// deleted or pinned message or a chat action, a bot's answer to a button
+// press, new accounts or groups. Message IDs are the bot's (as
+// GET /v1/users/{id}/messages shows them).
 type Event struct {
-	// Type is "message", "callback_answer" or "accounts".
+	// Type is "message", "edit", "delete", "pin", "chat_action",
+	// "callback_answer" or "accounts".
 	Type  string `json:"type"`
 	BotID int64  `json:"bot_id,omitempty"`
-	// UserID is the user of a private chat (message) or who pressed the
-	// button (callback_answer).
+	// UserID is the user of a private chat, or who pressed the button
+	// (callback_answer).
 	UserID int64 `json:"user_id,omitempty"`
-	// ChatID is the group of a group message.
+	// ChatID is the group of a group chat.
 	ChatID int64 `json:"chat_id,omitempty"`
-	// MsgID is the bot's message whose button was pressed.
+	// ChannelID is the channel or supergroup of a channel chat.
+	ChannelID int64 `json:"channel_id,omitempty"`
+	// FromID is who sent a new message (message).
+	FromID int64 `json:"from_id,omitempty"`
+	// MsgID is the message edited, pinned or unpinned, or whose button was
+	// pressed.
 	MsgID int `json:"msg_id,omitempty"`
+	// MsgIDs are the deleted messages (delete).
+	MsgIDs []int `json:"msg_ids,omitempty"`
+	// Pinned is false when the message was unpinned (pin).
+	Pinned bool `json:"pinned,omitempty"`
+	// Action is the bot's chat action: "typing", "upload_photo", ...,
+	// "cancel" (chat_action).
+	Action string `json:"action,omitempty"`
 	// Message, Alert and URL are the bot's callback answer.
 	Message string `json:"message,omitempty"`
 	Alert   bool   `json:"alert,omitempty"`
@@ -76,21 +91,33 @@ func (s *Server) Subscribe() (<-chan Event, func()) { return s.feed.subscribe() 
 // publishMessageLocked announces a new message from "from" to peer to
 // every bot that got a copy (the sender or a recipient).
 func (s *Server) publishMessageLocked(from *account, peer peerKey, recipients []*account) {
-	for _, bot := range append([]*account{from}, recipients...) {
-		if !bot.Bot {
-			continue
+	e := Event{Type: "message", FromID: from.ID}
+	s.publishToBotLocked(from, peer, e)
+	for _, bot := range recipients {
+		theirs := peer
+		if peer.user() {
+			theirs = peerKey{ID: from.ID}
 		}
-		e := Event{Type: "message", BotID: bot.ID}
-		switch {
-		case peer.Chat:
-			e.ChatID = peer.ID
-		case bot == from:
-			e.UserID = peer.ID
-		default:
-			e.UserID = from.ID
-		}
-		s.feed.publish(e)
+		s.publishToBotLocked(bot, theirs, e)
 	}
+}
+
+// publishToBotLocked announces e about acc's dialog with peer when acc is
+// a bot: the page shows bots' chats only.
+func (s *Server) publishToBotLocked(acc *account, peer peerKey, e Event) {
+	if !acc.Bot {
+		return
+	}
+	e.BotID = acc.ID
+	switch {
+	case peer.Channel:
+		e.ChannelID = peer.ID
+	case peer.Chat:
+		e.ChatID = peer.ID
+	default:
+		e.UserID = peer.ID
+	}
+	s.feed.publish(e)
 }
 
 // Groups lists every group by ID.

@@ -210,3 +210,60 @@ func TestEntityTypesAreTheBotAPIs(t *testing.T) {
 		{Type: "bold", Offset: 10, Length: 3},
 	}, msgs[0].Entities)
 }
+
+// TestFeedAnnouncesChanges checks the events a page needs to follow a
+// chat: the bot's edits, pins, chat actions and deletions, and the user's
+// edits, each naming the bot's message.
+func TestFeedAnnouncesChanges(t *testing.T) {
+	env := emutest.Start(t, emutest.WithConfig(func(c *tgemu.Config) { c.HTTPAddr = "127.0.0.1:0" }))
+	base := "http://" + env.Server.HTTPAddr()
+	api := apiClient{t: t, base: base}
+	user, err := env.Server.CreateUser("Kim", "")
+	require.NoError(t, err)
+	events := openEvents(t, base)
+	botSession(t, env, func(ctx context.Context, c *tg.Client) {
+		peer := &tg.InputPeerUser{UserID: user.ID, AccessHash: user.AccessHash}
+		res, err := c.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer, Message: "draft", RandomID: randomID.Add(1)})
+		require.NoError(t, err)
+		e := events.next("message")
+		require.Equal(t, tgemu.Event{Type: "message", BotID: e.BotID, UserID: user.ID, FromID: e.BotID}, e)
+		botID := e.BotID
+		var msgID int
+		for _, u := range res.(*tg.Updates).Updates {
+			if u, ok := u.(*tg.UpdateMessageID); ok {
+				msgID = u.ID
+			}
+		}
+		require.NotZero(t, msgID)
+
+		_, err = c.MessagesEditMessage(ctx, &tg.MessagesEditMessageRequest{Peer: peer, ID: msgID, Message: "final"})
+		require.NoError(t, err)
+		require.Equal(t, tgemu.Event{Type: "edit", BotID: botID, UserID: user.ID, MsgID: msgID}, events.next("edit"))
+
+		_, err = c.MessagesUpdatePinnedMessage(ctx, &tg.MessagesUpdatePinnedMessageRequest{Peer: peer, ID: msgID})
+		require.NoError(t, err)
+		require.Equal(t, tgemu.Event{Type: "pin", BotID: botID, UserID: user.ID, MsgID: msgID, Pinned: true}, events.next("pin"))
+		_, err = c.MessagesUpdatePinnedMessage(ctx, &tg.MessagesUpdatePinnedMessageRequest{Peer: peer, ID: msgID, Unpin: true})
+		require.NoError(t, err)
+		require.Equal(t, tgemu.Event{Type: "pin", BotID: botID, UserID: user.ID, MsgID: msgID}, events.next("pin"))
+
+		_, err = c.MessagesSetTyping(ctx, &tg.MessagesSetTypingRequest{Peer: peer, Action: &tg.SendMessageTypingAction{}})
+		require.NoError(t, err)
+		require.Equal(t, tgemu.Event{Type: "chat_action", BotID: botID, UserID: user.ID, Action: "typing"}, events.next("chat_action"))
+		_, err = c.MessagesSetTyping(ctx, &tg.MessagesSetTypingRequest{Peer: peer, Action: &tg.SendMessageCancelAction{}})
+		require.NoError(t, err)
+		require.Equal(t, "cancel", events.next("chat_action").Action)
+
+		// The user edits their message: the event names the bot's copy.
+		userMsg, err := env.Server.UserSendMessage(user.ID, botID, "helo")
+		require.NoError(t, err)
+		require.Equal(t, user.ID, events.next("message").FromID)
+		status, body := api.do("PATCH", fmt.Sprintf("/v1/users/%d/messages/%d", user.ID, userMsg), map[string]any{"text": "hello"})
+		require.Equal(t, 200, status, body)
+		require.Equal(t, tgemu.Event{Type: "edit", BotID: botID, UserID: user.ID, MsgID: userMsg}, events.next("edit"))
+
+		_, err = c.MessagesDeleteMessages(ctx, &tg.MessagesDeleteMessagesRequest{ID: []int{msgID, userMsg, 999999}, Revoke: true})
+		require.NoError(t, err)
+		require.Equal(t, tgemu.Event{Type: "delete", BotID: botID, UserID: user.ID, MsgIDs: []int{msgID, userMsg}}, events.next("delete"))
+	})
+}

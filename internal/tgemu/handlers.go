@@ -55,6 +55,9 @@ func (s *Server) buildRoutes() map[uint32]route {
 		tg.MessagesEditMessageRequestTypeID:              handler(false, s.messagesEditMessage),
 		tg.MessagesDeleteMessagesRequestTypeID:           handler(false, s.messagesDeleteMessages),
 		tg.MessagesUpdatePinnedMessageRequestTypeID:      handler(false, s.messagesUpdatePinnedMessage),
+		tg.ChannelsGetFullChannelRequestTypeID:           handler(false, s.channelsGetFullChannel),
+		tg.ChannelsDeleteMessagesRequestTypeID:           handler(false, s.channelsDeleteMessages),
+		tg.ChannelsGetMessagesRequestTypeID:              handler(false, s.channelsGetMessages),
 	}
 }
 
@@ -322,14 +325,6 @@ func (s *Server) updatesGetDifference(c *call, req *tg.UpdatesGetDifferenceReque
 		return &tg.UpdatesDifferenceSlice{NewMessages: news, OtherUpdates: other, Users: users, Chats: chats, IntermediateState: inter}, nil
 	}
 	return &tg.UpdatesDifference{NewMessages: news, OtherUpdates: other, Users: users, Chats: chats, State: state}, nil
-}
-
-func (s *Server) updatesGetChannelDifference(*call, *tg.UpdatesGetChannelDifferenceRequest) (bin.Encoder, error) {
-	return nil, tgerr.New(400, "CHANNEL_INVALID")
-}
-
-func (s *Server) channelsGetChannels(*call, *tg.ChannelsGetChannelsRequest) (bin.Encoder, error) {
-	return nil, tgerr.New(400, "CHANNEL_INVALID")
 }
 
 func (s *Server) messagesSetBotCallbackAnswer(c *call, req *tg.MessagesSetBotCallbackAnswerRequest) (bin.Encoder, error) {

@@ -52,6 +52,12 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/groups", endpoint(s, http.StatusCreated, s.httpCreateGroup))
 		r.Post("/groups/{id}/messages", endpoint(s, http.StatusCreated, s.httpGroupSendMessage))
 		r.Get("/groups/{id}/messages", endpoint(s, http.StatusOK, s.httpGroupMessages))
+		r.Get("/channels", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"channels": s.Channels()})
+		})
+		r.Post("/channels", endpoint(s, http.StatusCreated, s.httpCreateChannel))
+		r.Post("/channels/{id}/messages", endpoint(s, http.StatusCreated, s.httpChannelSendMessage))
+		r.Get("/channels/{id}/messages", endpoint(s, http.StatusOK, s.httpChannelMessages))
 		r.Put("/limits", endpoint(s, http.StatusOK, s.httpSetLimits))
 		r.Post("/faults", endpoint(s, http.StatusCreated, s.httpInjectFault))
 		r.Post("/disconnect", func(w http.ResponseWriter, _ *http.Request) {

@@ -68,7 +68,7 @@ func (s *Server) usersForLocked(viewer int64, ms ...*message) []tg.UserClass {
 	add(viewer)
 	for _, m := range ms {
 		add(m.FromID)
-		if !m.Peer.Chat {
+		if m.Peer.user() {
 			add(m.Peer.ID)
 		}
 	}
@@ -79,6 +79,10 @@ func (s *Server) chatsForLocked(ms ...*message) []tg.ChatClass {
 	seen := map[int64]bool{}
 	var out []tg.ChatClass
 	for _, m := range ms {
+		if m.Peer.Channel {
+			out = s.appendChannelLocked(out, seen, m.Peer.ID)
+			continue
+		}
 		if !m.Peer.Chat || seen[m.Peer.ID] {
 			continue
 		}
@@ -115,6 +119,12 @@ func (s *Server) resolvePeerLocked(acc *account, p tg.InputPeerClass) (peerKey, 
 		return peerKey{Chat: true, ID: c.ID}, nil
 	case *tg.InputPeerUserFromMessage:
 		return s.resolvePeerLocked(acc, &tg.InputPeerUser{UserID: p.UserID})
+	case *tg.InputPeerChannel:
+		ch, err := s.channelForLocked(acc, p.ChannelID, p.AccessHash)
+		if err != nil {
+			return peerKey{}, err
+		}
+		return ch.peer(), nil
 	default:
 		return peerKey{}, errPeer
 	}
@@ -145,6 +155,10 @@ type outgoing struct {
 // sessions (the sender's except the calling session). It returns the
 // sender's copy and the recipients' copies.
 func (s *Server) sendLocked(acc *account, callerSession int64, o outgoing) (*message, []*message, error) {
+	if o.peer.Channel {
+		m, err := s.sendChannelLocked(acc, callerSession, o)
+		return m, nil, err
+	}
 	if o.randomID != 0 {
 		if _, dup := acc.RandomIDs[o.randomID]; dup {
 			return nil, nil, tgerr.New(500, "RANDOM_ID_DUPLICATE")
@@ -235,6 +249,9 @@ func (s *Server) counterpartLocked(from, to *account, id int) int {
 // sentUpdatesLocked is the answer to a send: updateMessageID (so gotd's
 // helpers learn the ID) and updateNewMessage.
 func (s *Server) sentUpdatesLocked(acc *account, m *message) *tg.Updates {
+	if m.Peer.Channel {
+		return s.sentChannelUpdatesLocked(acc, m)
+	}
 	return &tg.Updates{
 		Updates: []tg.UpdateClass{
 			&tg.UpdateMessageID{ID: m.ID, RandomID: m.RandomID},

@@ -60,6 +60,9 @@ func (s *Server) load() error {
 			return fmt.Errorf("data file %s: incomplete", s.cfg.DataFile)
 		}
 	}
+	if st.Channels == nil { // a data file from before channels
+		st.Channels = map[int64]*channel{}
+	}
 	st.reindex()
 	s.st = st
 	s.log.Info("state loaded", zap.String("file", s.cfg.DataFile),

@@ -18,11 +18,14 @@ const maxLog = 200_000
 type state struct {
 	Accounts   map[int64]*account      `json:"accounts"`
 	Chats      map[int64]*chat         `json:"chats"`
+	Channels   map[int64]*channel      `json:"channels,omitempty"` // channels.go
 	Documents  map[int64]*document     `json:"documents"`
 	AuthKeys   map[string]*authKeyInfo `json:"auth_keys"` // hex key ID -> key and binding
 	NextUserID int64                   `json:"next_user_id"`
 	NextChatID int64                   `json:"next_chat_id"`
 	NextDocID  int64                   `json:"next_doc_id"`
+	// NextChannelID is the last channel ID given out (channels.go).
+	NextChannelID int64 `json:"next_channel_id,omitempty"`
 
 	byUsername map[string]int64
 	byPhone    map[string]int64
@@ -40,6 +43,7 @@ func newState() *state {
 	return &state{
 		Accounts:   map[int64]*account{},
 		Chats:      map[int64]*chat{},
+		Channels:   map[int64]*channel{},
 		Documents:  map[int64]*document{},
 		AuthKeys:   map[string]*authKeyInfo{},
 		NextUserID: 1_000_000,
@@ -74,6 +78,7 @@ func (st *state) reindex() {
 	st.uploads = map[uploadKey]*upload{}
 	st.callbacks = map[int64]*callback{}
 	st.actions = map[actionKey]string{}
+	st.reindexChannels()
 	for _, a := range st.Accounts {
 		a.reindex()
 		if a.Username != "" {
@@ -87,11 +92,19 @@ func (st *state) reindex() {
 
 // peerKey names a dialog from one account's point of view.
 type peerKey struct {
-	Chat bool  `json:"chat"` // false: a user (private chat); true: a basic group
-	ID   int64 `json:"id"`
+	Chat bool `json:"chat"` // false: a user (private chat); true: a basic group
+	// Channel: a channel or supergroup (channels.go).
+	Channel bool  `json:"channel,omitempty"`
+	ID      int64 `json:"id"`
 }
 
+// user reports whether the dialog is a private chat.
+func (p peerKey) user() bool { return !p.Chat && !p.Channel }
+
 func (p peerKey) tl() tg.PeerClass {
+	if p.Channel {
+		return &tg.PeerChannel{ChannelID: p.ID}
+	}
 	if p.Chat {
 		return &tg.PeerChat{ChatID: p.ID}
 	}
@@ -140,7 +153,7 @@ func (a *account) index(m *message) {
 	if m.RandomID != 0 {
 		a.RandomIDs[m.RandomID] = m.ID
 	}
-	if !m.Peer.Chat {
+	if m.Peer.user() {
 		a.knownPeers[m.Peer.ID] = true
 	}
 }

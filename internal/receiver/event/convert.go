@@ -65,8 +65,32 @@ func FromUpdate(botID int64, u tg.UpdateClass, ents Entities) (ev Event, ok bool
 			},
 		}
 		return ev, true
+	case *tg.UpdateBotStopped:
+		return fromBotStopped(botID, u, ents), true
 	}
 	return Event{}, false
+}
+
+// fromBotStopped is a user blocking (Stopped) or unblocking the bot, as the
+// Bot API's my_chat_member: the bot's status in the private chat.
+func fromBotStopped(botID int64, u *tg.UpdateBotStopped, ents Entities) Event {
+	chat := chatOf(&tg.PeerUser{UserID: u.UserID}, ents)
+	from := userOf(u.UserID, ents)
+	bot := userOf(botID, ents)
+	bot.IsBot = true
+	old, now := StatusKicked, StatusMember
+	if u.Stopped {
+		old, now = now, old
+	}
+	return Event{
+		ID: StopID(botID, u.Qts), Type: TypeMyChatMember, Date: int64(u.Date), BotID: botID,
+		Chat: chat, From: from,
+		MyChatMember: &ChatMemberUpdated{
+			Chat: chat, From: from, Date: int64(u.Date),
+			OldChatMember: ChatMember{Status: old, User: bot},
+			NewChatMember: ChatMember{Status: now, User: bot},
+		},
+	}
 }
 
 func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Event, bool) {
@@ -106,10 +130,20 @@ func fromMessage(botID int64, m tg.MessageClass, ents Entities, edit bool) (Even
 	if r, ok := msg.ReplyTo.(*tg.MessageReplyHeader); ok {
 		ev.Message.ReplyToMessageID = r.ReplyToMsgID
 	}
+	if _, known := ents.Channel(channelID); channelID != 0 && !known && !msg.Post {
+		ev.Chat.Type = ChatSupergroup // without the entity: only broadcast posts carry the post flag
+	}
+	post := channelID != 0 && ev.Chat.Type == ChatChannel
+	if post {
+		ev.Type = TypeChannelPost
+	}
 	if edit {
 		editDate := msg.EditDate
 		ev.ID = EditID(botID, channelID, msg.ID, editDate)
 		ev.Type = TypeEditedMessage
+		if post {
+			ev.Type = TypeEditedChannelPost
+		}
 		ev.Message.EditDate = int64(editDate)
 	}
 	return ev, true
@@ -139,7 +173,7 @@ func chatOf(p tg.PeerClass, ents Entities) *Chat {
 			c.Title = ch.Title
 			c.Username = ch.Username
 			if ch.Megagroup {
-				c.Type = ChatGroup
+				c.Type = ChatSupergroup
 			}
 		}
 		return c

@@ -8,8 +8,11 @@
 // the ID doubles as the consumer's idempotency key (the webhook-id header).
 //
 // Limitations:
-//   - Only new messages, edited messages and callback queries become events;
-//     other update kinds are counted and ignored.
+//   - Only new and edited messages (channel posts included), callback
+//     queries and a user blocking or unblocking the bot (my_chat_member)
+//     become events; other update kinds are counted and ignored.
+//   - my_chat_member comes only from updateBotStopped (private chats): a bot
+//     added to or removed from a group or channel produces none.
 //   - Callback data is arbitrary bytes in Telegram; invalid UTF-8 is replaced
 //     by U+FFFD when encoded to JSON, like the Bot API does.
 package event
@@ -17,6 +20,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,14 +36,26 @@ const (
 	TypeEditedMessage Type = "edited_message"
 	// TypeCallbackQuery is a press on an inline keyboard button.
 	TypeCallbackQuery Type = "callback_query"
+	// TypeChannelPost is a new post in a broadcast channel the bot is in.
+	TypeChannelPost Type = "channel_post"
+	// TypeEditedChannelPost is an edit of a channel post.
+	TypeEditedChannelPost Type = "edited_channel_post"
+	// TypeMyChatMember is a change of the bot's own membership: a user
+	// blocked (kicked) or unblocked (member) the bot.
+	TypeMyChatMember Type = "my_chat_member"
 	// TypeUserCreate asks the downstream service to create a user; it is
 	// produced by the /familiarize conversation with Data = UserCreate.
 	TypeUserCreate Type = "user.create"
 )
 
+// Forwardable lists the types RECEIVER_FORWARD_TYPES accepts.
+var Forwardable = []Type{
+	TypeMessage, TypeEditedMessage, TypeCallbackQuery,
+	TypeChannelPost, TypeEditedChannelPost, TypeMyChatMember,
+}
+
 // ParseTypes parses a comma-separated list of forwardable types
-// (message, edited_message, callback_query; "callback" is accepted as an
-// alias of callback_query).
+// (Forwardable; "callback" is accepted as an alias of callback_query).
 func ParseTypes(list []string) (map[Type]bool, error) {
 	out := make(map[Type]bool, len(list))
 	for _, s := range list {
@@ -51,12 +67,10 @@ func ParseTypes(list []string) (map[Type]bool, error) {
 		if s == "callback" {
 			t = TypeCallbackQuery
 		}
-		switch t {
-		case TypeMessage, TypeEditedMessage, TypeCallbackQuery:
-			out[t] = true
-		default:
-			return nil, fmt.Errorf("unknown update type %q (want message, edited_message, callback_query)", s)
+		if !slices.Contains(Forwardable, t) {
+			return nil, fmt.Errorf("unknown update type %q (want one of %v)", s, Forwardable)
 		}
+		out[t] = true
 	}
 	return out, nil
 }
@@ -82,6 +96,8 @@ type Event struct {
 	Message *Message `json:"message,omitempty"`
 	// Callback is set for callback_query.
 	Callback *Callback `json:"callback,omitempty"`
+	// MyChatMember is set for my_chat_member.
+	MyChatMember *ChatMemberUpdated `json:"my_chat_member,omitempty"`
 	// MediaGroup is set for media_group.
 	MediaGroup *MediaGroup `json:"media_group,omitempty"`
 	// Data is the payload of events produced by handlers (user.create).
@@ -105,9 +121,10 @@ func (e *Event) ChatID() int64 {
 
 // Chat types.
 const (
-	ChatPrivate = "private"
-	ChatGroup   = "group"
-	ChatChannel = "channel"
+	ChatPrivate    = "private"
+	ChatGroup      = "group"
+	ChatSupergroup = "supergroup"
+	ChatChannel    = "channel"
 )
 
 // Chat identifies a chat with Bot API style IDs: a user's ID for private
@@ -174,6 +191,30 @@ type Callback struct {
 	MessageID       int    `json:"message_id"`
 }
 
+// ChatMemberUpdated is a change of the bot's membership in a chat, in the
+// Bot API's shape: for a private chat, the user blocked (new status
+// "kicked") or unblocked ("member") the bot.
+type ChatMemberUpdated struct {
+	Chat          *Chat      `json:"chat"`
+	From          *User      `json:"from"`
+	Date          int64      `json:"date"`
+	OldChatMember ChatMember `json:"old_chat_member"`
+	NewChatMember ChatMember `json:"new_chat_member"`
+}
+
+// ChatMember is a member's status in a chat.
+type ChatMember struct {
+	// Status is "member" or "kicked".
+	Status string `json:"status"`
+	User   *User  `json:"user"`
+}
+
+// Chat member statuses.
+const (
+	StatusMember = "member"
+	StatusKicked = "kicked"
+)
+
 // UserCreate is the Data of a user.create event.
 type UserCreate struct {
 	Name   string `json:"name"`
@@ -192,6 +233,11 @@ func MessageID(botID, channelID int64, msgID int) string {
 // EditID is the ID of the event for an edit: one per edit date.
 func EditID(botID, channelID int64, msgID int, editDate int) string {
 	return MessageID(botID, channelID, msgID) + ":e" + strconv.Itoa(editDate)
+}
+
+// StopID is the ID of the event for updateBotStopped: one per qts.
+func StopID(botID int64, qts int) string {
+	return fmt.Sprintf("%d:s%d", botID, qts)
 }
 
 // CallbackID is the ID of the event for a callback query.

@@ -79,8 +79,47 @@ func TestFromUpdateMatchesSchema(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "42:c6:m1", ev.ID)
 	require.Equal(t, int64(-1000000000006), ev.ChatID())
-	require.Equal(t, ChatGroup, ev.Chat.Type)
+	require.Equal(t, ChatSupergroup, ev.Chat.Type)
+	require.Equal(t, TypeMessage, ev.Type)
 	validate(t, sch, ev)
+
+	// A broadcast channel's posts carry no sender; their edits are edited_channel_post.
+	ents = NewEntities([]tg.UserClass{user, &tg.User{ID: bot, Bot: true, FirstName: "Bot", Username: "b_bot"}}, []tg.ChatClass{
+		&tg.Channel{ID: 8, Title: "News", Broadcast: true, AccessHash: 1},
+	})
+	post := &tg.Message{ID: 4, PeerID: &tg.PeerChannel{ChannelID: 8}, Post: true, Message: "news", Date: 1700000000}
+	ev, ok = FromUpdate(bot, &tg.UpdateNewChannelMessage{Message: post}, ents)
+	require.True(t, ok)
+	require.Equal(t, TypeChannelPost, ev.Type)
+	require.Equal(t, &Chat{ID: -1000000000008, Type: ChatChannel, Title: "News"}, ev.Chat)
+	require.Nil(t, ev.From)
+	validate(t, sch, ev)
+	post.SetEditDate(1700000001)
+	ev, ok = FromUpdate(bot, &tg.UpdateEditChannelMessage{Message: post}, ents)
+	require.True(t, ok)
+	require.Equal(t, TypeEditedChannelPost, ev.Type)
+	require.Equal(t, "42:c8:m4:e1700000001", ev.ID)
+	validate(t, sch, ev)
+	// Without the channel entity the post flag decides.
+	ev, ok = FromUpdate(bot, &tg.UpdateNewChannelMessage{Message: &tg.Message{ID: 5, PeerID: &tg.PeerChannel{ChannelID: 9}, FromID: &tg.PeerUser{UserID: 7}}}, ents)
+	require.True(t, ok)
+	require.Equal(t, ChatSupergroup, ev.Chat.Type)
+
+	// A user blocking, then unblocking the bot: my_chat_member.
+	for _, stopped := range []bool{true, false} {
+		ev, ok = FromUpdate(bot, &tg.UpdateBotStopped{UserID: 7, Date: 1700000002, Stopped: stopped, Qts: 3}, ents)
+		require.True(t, ok)
+		require.Equal(t, TypeMyChatMember, ev.Type)
+		require.Equal(t, "42:s3", ev.ID)
+		m := ev.MyChatMember
+		require.Equal(t, &Chat{ID: 7, Type: ChatPrivate, Username: "ann"}, m.Chat)
+		require.Equal(t, int64(7), m.From.ID)
+		require.Equal(t, int64(1700000002), m.Date)
+		require.Equal(t, &User{ID: bot, IsBot: true, FirstName: "Bot", Username: "b_bot"}, m.NewChatMember.User)
+		want := map[bool][2]string{true: {StatusMember, StatusKicked}, false: {StatusKicked, StatusMember}}[stopped]
+		require.Equal(t, want, [2]string{m.OldChatMember.Status, m.NewChatMember.Status})
+		validate(t, sch, ev)
+	}
 
 	ev, ok = FromUpdate(bot, &tg.UpdateBotCallbackQuery{QueryID: 555, UserID: 7, Peer: &tg.PeerUser{UserID: 7}, MsgID: 10, Data: []byte("yes")}, ents)
 	require.True(t, ok)

@@ -14,7 +14,9 @@
 // Handlers are registered in one place, internal/receiver/handlers.
 //
 // Limitations:
-//   - Handler work is not durable: a handler interrupted by a crash is not
+//   - Handler work is durable only where it waits for an answer: with a
+//     ConvStore (NATS KV tg_conv) a conversation continues on another replica
+//     (see Conversation); a handler interrupted elsewhere by a crash is not
 //     resumed (the update itself is forwarded durably), and an update fetched
 //     again by getDifference after a crash may run its handler twice; Emit is
 //     idempotent per update and event type.
@@ -148,7 +150,19 @@ type Context struct {
 	emitter  Emitter
 	w        *chatWorker
 	answered bool
+
+	// Conversations kept in the runner's ConvStore: replay are the answers
+	// of a conversation continued from the store, still to be given to Ask
+	// (nothing is sent while any is left); answers are those given so far;
+	// saved says the store holds this conversation.
+	replay  []*Update
+	answers []event.Event
+	saved   bool
 }
+
+// replaying reports that the handler is run again up to where a
+// conversation stopped: what it sends was sent before.
+func (c *Context) replaying() bool { return len(c.replay) > 0 }
 
 // Bot is the bot (or user account) the update came to; replies leave
 // through it.
@@ -172,6 +186,9 @@ func (c *Context) ReplyQuoted(ctx context.Context, text string) error {
 }
 
 func (c *Context) send(ctx context.Context, text string, replyTo int) error {
+	if c.replaying() {
+		return nil
+	}
 	if _, err := c.client.SendText(ctx, c.Peer, text, replyTo); err != nil {
 		return fmt.Errorf("reply: %w", err)
 	}
@@ -181,6 +198,9 @@ func (c *Context) send(ctx context.Context, text string, replyTo int) error {
 // ReplyButtons sends text with inline buttons to the update's chat and
 // returns the new message's ID (presses arrive as callback_query updates).
 func (c *Context) ReplyButtons(ctx context.Context, text string, rows [][]Button) (int, error) {
+	if c.replaying() {
+		return 0, nil
+	}
 	id, err := c.client.SendButtons(ctx, c.Peer, text, rows)
 	if err != nil {
 		return 0, fmt.Errorf("reply with buttons: %w", err)
@@ -206,6 +226,9 @@ func (c *Context) Answer(ctx context.Context, text string) error {
 // update's, so emitting the same type twice for one update (a handler run
 // again after a crash) yields one event.
 func (c *Context) Emit(ctx context.Context, t event.Type, data any) error {
+	if c.replaying() {
+		return nil
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("emit %s: encode: %w", t, err)
@@ -228,12 +251,26 @@ func (c *Context) Emit(ctx context.Context, t event.Type, data any) error {
 
 // Ask sends question and waits for the same user's next text message in
 // this chat (within the runner's conversation timeout). Other updates of the
-// chat that arrive meanwhile are handled by the router as usual.
+// chat that arrive meanwhile are handled by the router as usual. With a
+// ConvStore the wait is kept there, so another replica can take the answer
+// (see Conversation).
 func (c *Context) Ask(ctx context.Context, question string) (*Update, error) {
+	if len(c.replay) > 0 {
+		u := c.replay[0]
+		c.replay = c.replay[1:]
+		c.answers = append(c.answers, u.Event)
+		return u, nil
+	}
 	if err := c.Reply(ctx, question); err != nil {
 		return nil, err
 	}
-	return c.w.next(ctx, c.SenderID())
+	c.w.saveConv(ctx, c)
+	u, err := c.w.next(ctx, c.SenderID())
+	if err != nil {
+		return nil, err
+	}
+	c.answers = append(c.answers, u.Event)
+	return u, nil
 }
 
 // Prompt asks question until the answer passes valid (at most tries times;

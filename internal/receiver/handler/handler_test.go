@@ -281,3 +281,58 @@ func recvErr(t *testing.T, errs <-chan error) error {
 		return nil
 	}
 }
+
+// A conversation kept in a ConvStore goes on in another runner (another
+// replica) after the first one stopped: the start and the answers so far
+// are replayed without being sent again, an update fetched again is not
+// handled twice, and the finished conversation leaves the store.
+func TestConversationContinuesOnAnotherRunner(t *testing.T) {
+	r := NewRouter()
+	r.Command("name", HandlerFunc(func(ctx context.Context, c *Context) error {
+		name, err := c.Prompt(ctx, "What is your name?", "", func(s string) bool { return strings.ContainsAny(s, "abc") }, 0)
+		if err != nil {
+			return err
+		}
+		if err := c.Reply(ctx, "Nice to meet you "+name+"!"); err != nil {
+			return err
+		}
+		return c.Emit(ctx, event.TypeUserCreate, event.UserCreate{Name: name, ChatID: c.Event.ChatID()})
+	}))
+	store := NewMemoryConvStore()
+	cfg := RunnerConfig{ConversationTimeout: 5 * time.Second, Conversations: store}
+
+	c1, e1 := &fakeClient{}, &fakeEmitter{}
+	run1 := NewRunner(cfg, r, c1, e1, metrics.New(func() float64 { return 0 }), zaptest.NewLogger(t))
+	ctx1, stop1 := context.WithCancel(context.Background())
+	done1 := make(chan struct{})
+	go func() {
+		defer close(done1)
+		_ = run1.Run(ctx1)
+	}()
+	start, bad := msg(9, "/name"), msg(9, "123")
+	run1.Dispatch(start)
+	run1.Dispatch(bad)
+	require.Eventually(t, func() bool { return len(c1.texts(9)) == 2 }, 5*time.Second, 10*time.Millisecond)
+	stop1()
+	<-done1
+	conv, err := store.Load(context.Background(), 9)
+	require.NoError(t, err)
+	require.NotNil(t, conv, "a stopped runner leaves its conversation in the store")
+	require.Equal(t, start.Event.ID, conv.Start.ID)
+	require.Len(t, conv.Answers, 1)
+
+	run2, c2, e2, _ := newRunner(t, r, cfg)
+	run2.Dispatch(start) // fetched again after the takeover: already under way
+	run2.Dispatch(msg(9, "bc"))
+	require.Eventually(t, func() bool { return len(c2.texts(9)) == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, []string{"Nice to meet you bc!"}, c2.texts(9))
+	require.Eventually(t, func() bool { return len(e2.events()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.JSONEq(t, `{"name":"bc","chat_id":9}`, string(e2.events()[0].Data))
+	require.Empty(t, e1.events())
+	require.Eventually(t, func() bool {
+		conv, err := store.Load(context.Background(), 9)
+		return err == nil && conv == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	require.Len(t, c2.texts(9), 1, "nothing sent twice")
+}

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -26,6 +27,9 @@ type RunnerConfig struct {
 	// answered waits before it is answered empty [5 s]; negative: never
 	// (see AutoAnswerAfter).
 	CallbackAutoAnswer time.Duration
+	// Conversations keeps the conversations waiting for an answer; nil:
+	// only in the waiting handler's memory.
+	Conversations ConvStore
 }
 
 // AutoAnswerAfter turns the configured delay (0 = never) into
@@ -119,7 +123,9 @@ func (r *Runner) Dispatch(u *Update) {
 		// No handler is busy with this chat (no conversation waits for it):
 		// an update that no route wants needs no worker (callbacks still
 		// get their automatic answer).
-		if _, _, _, ok := r.router.route(u); !ok && u.Callback == nil {
+		// With a ConvStore, a message may answer a conversation kept there.
+		if _, _, _, ok := r.router.route(u); !ok && u.Callback == nil &&
+			(r.cfg.Conversations == nil || u.Kind() != KindMessage) {
 			return
 		}
 		w = &chatWorker{r: r, key: key, ch: make(chan *Update, r.cfg.QueueSize)}
@@ -172,26 +178,46 @@ func (w *chatWorker) loop() {
 // metrics.
 func (w *chatWorker) handle(ctx context.Context, u *Update) {
 	r := w.r
-	rt, args, m, ok := r.router.route(u)
+	replay, seen := w.resumeConv(ctx, u)
+	if seen {
+		r.log.Info("update already in a kept conversation", zap.String("event_id", u.Event.ID))
+		return
+	}
+	start := u
+	if replay != nil {
+		start = &Update{Event: replay[0].Event, Peer: u.Peer}
+		replay = append(replay[1:], u)
+	}
+	rt, args, m, ok := r.router.route(start)
 	if !ok {
 		w.autoAnswer(ctx, u, false)
 		return
 	}
-	log := r.log.With(zap.String("handler", rt.name), zap.String("event_id", u.Event.ID), zap.Int64("chat_id", u.Event.ChatID()))
-	c := &Context{Update: u, Route: rt.name, Args: args, Match: m, Log: log, client: r.client, emitter: r.emitter, w: w}
+	log := r.log.With(zap.String("handler", rt.name), zap.String("event_id", start.Event.ID), zap.Int64("chat_id", u.Event.ChatID()))
+	if replay != nil {
+		log.Info("conversation continued", zap.Int("answers", len(replay)))
+	}
+	c := &Context{Update: start, Route: rt.name, Args: args, Match: m, Log: log, client: r.client, emitter: r.emitter, w: w,
+		replay: replay, saved: replay != nil}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.HandlerTimeout)
 	defer cancel()
-	start := time.Now()
+	began := time.Now()
 	result, err := run(ctx, rt.h, c)
+	// A conversation ended by the runner stopping (a takeover or a restart
+	// continues it) or by its timeout (the store's entry expires with it)
+	// stays in the store.
+	if c.saved && r.ctx.Err() == nil && !errors.Is(err, ErrTimeout) {
+		w.deleteConv(ctx, c.Event.ChatID())
+	}
 	r.m.HandlerRuns.WithLabelValues(rt.name, result).Inc()
 	switch result {
 	case "panic":
 		r.m.HandlerPanics.Inc()
-		log.Error("handler panicked", zap.Duration("took", time.Since(start)), zap.Error(err))
+		log.Error("handler panicked", zap.Duration("took", time.Since(began)), zap.Error(err))
 	case "error":
-		log.Warn("handler failed", zap.Duration("took", time.Since(start)), zap.Error(err))
+		log.Warn("handler failed", zap.Duration("took", time.Since(began)), zap.Error(err))
 	default:
-		log.Info("handler ran", zap.Duration("took", time.Since(start)))
+		log.Info("handler ran", zap.Duration("took", time.Since(began)))
 	}
 	w.autoAnswer(ctx, u, c.answered)
 }
@@ -267,5 +293,71 @@ func (w *chatWorker) next(ctx context.Context, sender int64) (*Update, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+}
+
+// convTimeout bounds one call to the ConvStore.
+const convTimeout = 5 * time.Second
+
+// resumeConv returns, when u answers a conversation kept in the ConvStore
+// (same sender, not timed out), the update that started it followed by
+// the answers it got so far; nil otherwise. seen: u is already part of the
+// kept conversation (fetched again after a takeover), nothing to do. A
+// command from the waiting user ends the kept conversation (as it
+// interrupts a live one).
+func (w *chatWorker) resumeConv(ctx context.Context, u *Update) (replay []*Update, seen bool) {
+	r := w.r
+	if r.cfg.Conversations == nil || u.Kind() != KindMessage {
+		return nil, false
+	}
+	chat := u.Event.ChatID()
+	sctx, cancel := context.WithTimeout(ctx, convTimeout)
+	defer cancel()
+	conv, err := r.cfg.Conversations.Load(sctx, chat)
+	if err != nil {
+		r.log.Warn("load conversation", zap.Int64("chat_id", chat), zap.Error(err))
+		return nil, false
+	}
+	if conv == nil || (conv.Sender != 0 && conv.Sender != u.SenderID()) {
+		return nil, false
+	}
+	out := []*Update{{Event: conv.Start, Peer: u.Peer}}
+	for _, a := range conv.Answers {
+		out = append(out, &Update{Event: a, Peer: u.Peer})
+	}
+	for _, x := range out {
+		if x.Event.ID == u.Event.ID {
+			return nil, true
+		}
+	}
+	if r.router.isCommand(u) || time.Since(conv.Asked) > r.cfg.ConversationTimeout {
+		w.deleteConv(ctx, chat)
+		return nil, false
+	}
+	return out, false
+}
+
+// saveConv keeps c's conversation in the ConvStore before it waits for an
+// answer. A failure is logged: the conversation goes on in this replica.
+func (w *chatWorker) saveConv(ctx context.Context, c *Context) {
+	r := w.r
+	if r.cfg.Conversations == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, convTimeout)
+	defer cancel()
+	conv := &Conversation{Start: c.Event, Answers: c.answers, Sender: c.SenderID(), Asked: time.Now()}
+	if err := r.cfg.Conversations.Save(sctx, c.Event.ChatID(), conv); err != nil {
+		c.Log.Warn("save conversation", zap.Error(err))
+		return
+	}
+	c.saved = true
+}
+
+func (w *chatWorker) deleteConv(ctx context.Context, chat int64) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), convTimeout)
+	defer cancel()
+	if err := w.r.cfg.Conversations.Delete(sctx, chat); err != nil {
+		w.r.log.Warn("delete conversation", zap.Int64("chat_id", chat), zap.Error(err))
 	}
 }

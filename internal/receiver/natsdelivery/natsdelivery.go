@@ -69,8 +69,10 @@ const (
 // MaxRetryAfter) and the consumers' AckWait.
 type Config struct {
 	delivery.Config
-	// AckWait is how long an attempt may take before the message is
-	// given to another replica [30 s].
+	// AckWait is how long a replica may hold a message without a word
+	// before it is given to another replica [30 s]. A replica delivering it
+	// extends it every AckWait/3 (InProgress), so a slow attempt keeps its
+	// message and a dead replica's message is taken over after AckWait.
 	AckWait time.Duration
 }
 
@@ -207,7 +209,9 @@ func (d *Delivery) handle(ctx context.Context, msg jetstream.Msg) {
 		actx = driver.WithAttempt(ctx, attempt)
 	}
 	start := time.Now()
+	stopProgress := d.inProgress(ctx, msg)
 	err = d.drv.Deliver(actx, ev)
+	stopProgress()
 	d.m.AttemptLatency.Observe(time.Since(start).Seconds())
 	if err == nil {
 		if aerr := msg.DoubleAck(context.WithoutCancel(ctx)); aerr != nil {
@@ -242,6 +246,30 @@ func (d *Delivery) handle(ctx context.Context, msg jetstream.Msg) {
 	d.log.Info("delivery failed, will retry", zap.String("event_id", ev.ID), zap.Int64("chat_id", ev.ChatID()),
 		zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
 	_ = msg.NakWithDelay(wait)
+}
+
+// inProgress tells the server every AckWait/3 that msg is being worked on,
+// until the returned function is called.
+func (d *Delivery) inProgress(ctx context.Context, msg jetstream.Msg) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func (d *Delivery) deadReason(attempts int, enqueued time.Time, err error) string {

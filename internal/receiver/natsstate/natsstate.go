@@ -423,9 +423,22 @@ func (s *Store) GetState(_ context.Context, userID int64) (updates.State, bool, 
 	return updates.State{Pts: b.v.Pts, Qts: b.v.Qts, Date: b.v.Date, Seq: b.v.Seq}, b.v.Has, nil
 }
 
-// SetState implements updates.StateStorage.
-func (s *Store) SetState(_ context.Context, userID int64, st updates.State) error {
-	return s.set(userID, true, true, func(v *Value) { v.Pts, v.Qts, v.Date, v.Seq = st.Pts, st.Qts, st.Date, st.Seq })
+// SetState implements updates.StateStorage. A bot's first state (taken
+// from the server) is written at once: were its holder to die before the
+// flusher ran, the next holder would find no state and start from the
+// server's state of then, missing the updates in between.
+func (s *Store) SetState(ctx context.Context, userID int64, st updates.State) error {
+	s.mu.Lock()
+	b := s.bots[userID]
+	first := b != nil && !b.v.Has && b.rev == 0
+	s.mu.Unlock()
+	if err := s.set(userID, true, true, func(v *Value) { v.Pts, v.Qts, v.Date, v.Seq = st.Pts, st.Qts, st.Date, st.Seq }); err != nil {
+		return err
+	}
+	if first {
+		s.flushBot(ctx, userID)
+	}
+	return nil
 }
 
 // SetPts implements updates.StateStorage.

@@ -49,7 +49,34 @@ func (g *Gateway) resolve(ctx context.Context, api *tg.Client, r send.Recipient,
 			return nil, 0, false, send.Internal(err)
 		}
 	}
+	if kind == send.PeerChannel && p.AccessHash == 0 {
+		var err error
+		if p, err = g.resolveChannel(ctx, api, id); err != nil {
+			return nil, 0, false, err
+		}
+	}
 	return inputPeer(p), r.ChatID, false, nil
+}
+
+// resolveChannel learns the access hash of a channel or supergroup the bot
+// has not addressed yet: bots may look a channel they are in up with
+// access hash 0 (channels.getChannels), and must use the real one after.
+// The hash is kept in the store.
+func (g *Gateway) resolveChannel(ctx context.Context, api *tg.Client, id int64) (store.Peer, error) {
+	res, err := api.ChannelsGetChannels(ctx, []tg.InputChannelClass{&tg.InputChannel{ChannelID: id}})
+	if err != nil {
+		return store.Peer{}, classify(err)
+	}
+	peers := learn(nil, res.GetChats())
+	if err := g.store.PutPeers(peers...); err != nil {
+		return store.Peer{}, send.Internal(err)
+	}
+	for _, p := range peers {
+		if p.Kind == send.PeerChannel && p.ID == id {
+			return p, nil
+		}
+	}
+	return store.Peer{}, classify(tgerr.New(400, "CHANNEL_INVALID"))
 }
 
 func inputPeer(p store.Peer) tg.InputPeerClass {

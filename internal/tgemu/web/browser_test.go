@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -129,7 +132,9 @@ func senderJSON(t *testing.T, base, token, path string, body any) map[string]any
 
 // TestPageInBrowser chats with the bot through the page in headless
 // Chromium, against the real binaries: create a user, /familiarize, see
-// the bot's questions live, press an inline button, download a document.
+// the bot's questions live, press an inline button, download a document,
+// then watch the bot edit, pin and delete a message and show "typing…",
+// send an album as the user and see the bot's album.
 func TestPageInBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -186,6 +191,28 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		t.Fatalf("%s does not show %q within 30s; it shows:\n%s", sel, text, got)
 	}
+	// waitUntil waits until the JavaScript expression js is true.
+	waitUntil := func(what, js string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+			require.NoError(t, err)
+			if ok {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s: not within 30s", what)
+	}
+	// message is the innerText of the bot's message id on the page.
+	message := func(id int) string {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+			`(document.querySelector('#messages .msg[data-id="%d"]') || {}).innerText || ""`, id)))
+		require.NoError(t, err)
+		return got
+	}
 	write := func(text string) {
 		t.Helper()
 		require.NoError(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("text")), chromedp.SendKeys(chromedp.ID("text"), text+"\r")))
@@ -230,7 +257,7 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	}
 	require.NotZero(t, aliceID)
-	senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{
+	welcome := senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{
 		"chat_id": aliceID, "parse_mode": "html",
 		"text":    `<b>Welcome</b>, <i>Alice</i>! Your code is <code>A-17</code>, see <a href="https://example.com/terms">the terms</a>.`,
 		"buttons": [][]map[string]string{{{"text": "Thanks!", "callback_data": "thanks"}}},
@@ -290,4 +317,153 @@ func TestPageInBrowser(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the download did not complete within 30s")
 	}
+
+	// The bot changes what it sent: each change shows live.
+	sent := senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{
+		"chat_id": aliceID, "text": "Your order ships on Monday",
+	})
+	orderID := int(sent["message_id"].(float64))
+	waitText("#messages", "ships on Monday")
+	senderJSON(t, senderURL, apiToken, "/api_v1/edit_message", map[string]any{
+		"chat_id": aliceID, "message_id": orderID, "text": "Your order ships on <b>Tuesday</b>", "parse_mode": "html",
+	})
+	waitUntil("the edit shows", fmt.Sprintf(`(document.querySelector('#messages .msg[data-id="%d"] strong') || {}).textContent === "Tuesday"`, orderID))
+	require.Contains(t, message(orderID), "Your order ships on Tuesday")
+	require.Contains(t, message(orderID), "edited")
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#messages').innerText`))
+	require.NoError(t, err)
+	require.NotContains(t, got, "Monday")
+	shot("edited")
+
+	senderJSON(t, senderURL, apiToken, "/api_v1/pin_message", map[string]any{"chat_id": aliceID, "message_id": orderID})
+	waitText("#pinned", "Your order ships on Tuesday")
+	waitText("#pinned", "Pinned message")
+	require.Contains(t, message(orderID), "pinned")
+	shot("pinned")
+
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_chat_action", map[string]any{"chat_id": aliceID, "action": "typing"})
+	waitText("#chat-action", "Bot 7000001 is typing…")
+	shot("typing")
+	// The bot's next message ends "typing…".
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_message", map[string]any{"chat_id": aliceID, "text": "Tracking: 1Z999"})
+	waitText("#messages", "Tracking: 1Z999")
+	waitUntil("the bot's message ends typing…", `document.querySelector('#chat-action').hidden`)
+	// Without a message, an action ends by itself after about 5 seconds.
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_chat_action", map[string]any{"chat_id": aliceID, "action": "upload_document"})
+	waitText("#chat-action", "is sending a file…")
+	waitUntil("the chat action ends", `document.querySelector('#chat-action').hidden`)
+	shot("typing-ended")
+
+	del := senderJSON(t, senderURL, apiToken, "/api_v1/delete_messages", map[string]any{"chat_id": aliceID, "message_ids": []int{orderID}})
+	require.Equal(t, true, del["results"].([]any)[0].(map[string]any)["ok"], del)
+	waitUntil("the deleted message goes", fmt.Sprintf(`!document.querySelector('#messages [data-id="%d"]')`, orderID))
+	require.NotContains(t, message(orderID), "Tuesday")
+	waitUntil("the pinned banner goes with it", `document.querySelector('#pinned').hidden`)
+	waitText("#messages", "Tracking: 1Z999")
+	shot("deleted")
+
+	// The user sends an album from the page: one bubble, the photos shown.
+	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("text"), "Our trip"),
+		chromedp.Click(chromedp.ID("send-album"))))
+	mine := albumPhotos(t, ctx, "#messages .msg.album.mine", 3)
+	require.Equal(t, []albumPhoto{
+		{Width: 320, Height: 240, Caption: "Our trip"}, {Width: 360, Height: 260}, {Width: 400, Height: 280},
+	}, withoutSums(mine))
+	shot("album-from-user")
+
+	// The bot sends a media group: its photos, with their bytes, as one album.
+	var items []map[string]any
+	var want []albumPhoto
+	for i, size := range [][2]int{{120, 80}, {80, 120}} {
+		pic := testPNG(t, size[0], size[1], uint8(60*i))
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		fw, err := mw.CreateFormFile("document", fmt.Sprintf("side-%d.png", i))
+		require.NoError(t, err)
+		_, err = fw.Write(pic)
+		require.NoError(t, err)
+		require.NoError(t, mw.WriteField("mime_type", "image/png"))
+		require.NoError(t, mw.Close())
+		doc := senderCall(t, senderURL, apiToken, "/api_v1/create_document", mw.FormDataContentType(), &form)
+		caption := []string{"Front", "Back"}[i]
+		items = append(items, map[string]any{"document_id": doc["document_id"], "type": "photo", "caption": caption})
+		sum := sha256.Sum256(pic)
+		want = append(want, albumPhoto{Width: size[0], Height: size[1], Caption: caption, SHA256: hex.EncodeToString(sum[:])})
+	}
+	res := senderJSON(t, senderURL, apiToken, "/api_v1/send_media_group", map[string]any{"chat_id": aliceID, "items": items})
+	require.Len(t, res["results"], 2, res)
+	require.Equal(t, want, albumPhotos(t, ctx, "#messages .msg.album:not(.mine)", 2))
+	shot("album-from-bot")
+
+	// Everything at once (the README's screenshot): a pinned message heads
+	// the chat while the bot is typing.
+	senderJSON(t, senderURL, apiToken, "/api_v1/pin_message", map[string]any{"chat_id": aliceID, "message_id": welcome["message_id"]})
+	waitText("#pinned", "Welcome, Alice!")
+	senderJSON(t, senderURL, apiToken, "/api_v1/send_chat_action", map[string]any{"chat_id": aliceID, "action": "typing"})
+	waitText("#chat-action", "is typing…")
+	shot("overview")
+}
+
+// albumPhoto is one photo of an album as the page shows it.
+type albumPhoto struct {
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+	Caption string `json:"caption,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
+func withoutSums(ps []albumPhoto) []albumPhoto {
+	out := make([]albumPhoto, len(ps))
+	for i, p := range ps {
+		p.SHA256 = ""
+		out[i] = p
+	}
+	return out
+}
+
+// albumPhotos waits until the album bubble sel shows n loaded images and
+// returns their natural sizes, captions and the SHA-256 of the bytes the
+// page loaded them from.
+func albumPhotos(t *testing.T, ctx context.Context, sel string, n int) []albumPhoto {
+	t.Helper()
+	js := fmt.Sprintf(`(async () => {
+		const album = [...document.querySelectorAll(%q)].pop();
+		if (!album) return null;
+		const figures = [...album.querySelectorAll('figure')];
+		const imgs = figures.map((f) => f.querySelector('img'));
+		if (figures.length !== %d || !imgs.every((i) => i && i.complete && i.naturalWidth > 0)) return null;
+		const out = [];
+		for (const [k, img] of imgs.entries()) {
+			const bytes = await (await fetch(img.currentSrc)).arrayBuffer();
+			const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+			const cap = figures[k].querySelector('figcaption');
+			out.push({width: img.naturalWidth, height: img.naturalHeight, caption: cap ? cap.textContent : '',
+				sha256: [...sum].map((b) => b.toString(16).padStart(2, '0')).join('')});
+		}
+		return out;
+	})()`, sel, n)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]albumPhoto](js, chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		if got != nil {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s does not show an album of %d loaded photos within 30s", sel, n)
+	return nil
+}
+
+// testPNG is a w×h PNG of one colour.
+func testPNG(t *testing.T, w, h int, shade uint8) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetRGBA(x, y, color.RGBA{R: shade, G: 90, B: 200, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	return buf.Bytes()
 }

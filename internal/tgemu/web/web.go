@@ -2,7 +2,8 @@
 // embedded in the binary (no CDN, no build step), served by the control
 // API at "/". The page lists the users and groups, shows a chat as the
 // selected user sees it and writes as that user, following the control
-// API's event stream (GET /v1/events) so the bot's answers appear live;
+// API's event stream (GET /v1/events) so the bot's answers, edits,
+// deletions, pins and chat actions appear live;
 // a panel sets limits, injects faults, drops connections and shows the
 // RPC stats. Everything it does goes through the control API.
 package web

@@ -8,6 +8,7 @@ const state = {
   chat: null,         // {kind: 'user'|'group', id}
   botId: 0,
   pressed: new Map(), // "user:msg" -> button text, awaiting the bot's answer
+  flash: new Set(),   // IDs of messages just edited, highlighted when next drawn
 };
 
 async function api(method, path, body) {
@@ -89,12 +90,14 @@ function select(chat, userId) {
     }
   }
   state.chat = chat;
+  showChatAction('');
   const who = state.userId ? nameOf(state.userId) : 'nobody';
   $('chat-title').textContent = chat.kind === 'user'
     ? `${nameOf(chat.id)} ↔ ${nameOf(state.botId)}`
     : `${(state.groups.find((g) => g.id === chat.id) || {}).title} — writing as ${who}`;
   $('text').disabled = !state.userId;
   $('send').disabled = !state.userId;
+  $('send-album').disabled = chat.kind !== 'user'; // the control API sends albums in private chats
   renderAccounts();
   loadChat().catch(fail);
   $('text').focus();
@@ -165,52 +168,130 @@ function isMine(m) {
   return state.chat.kind === 'user' ? !m.out : m.from_id === state.userId;
 }
 
-// Photos, albums (grouped_id), edits (edit_date) and deletions (deleted)
-// are drawn when the message JSON has them.
+// renderMessages draws the chat: consecutive messages of one album
+// (grouped_id) share a bubble; the latest pinned message heads the chat.
 function renderMessages(messages) {
   const box = $('messages');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   const nodes = [];
-  let album = null;
   let lastKeyboard = null;
-  for (const m of messages) {
-    const node = renderMessage(m);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
     if (m.grouped_id) {
-      if (!album || album.dataset.group !== String(m.grouped_id)) {
-        album = el('div', { class: 'album-group', 'data-group': m.grouped_id });
-        nodes.push(album);
-      }
-      album.append(node);
+      const items = [m];
+      while (i + 1 < messages.length && messages[i + 1].grouped_id === m.grouped_id) items.push(messages[++i]);
+      nodes.push(renderAlbum(items));
       continue;
     }
-    album = null;
-    nodes.push(node);
+    nodes.push(renderMessage(m));
     if (m.out && m.reply_markup) lastKeyboard = m.reply_markup;
   }
   box.replaceChildren(...nodes);
+  for (const id of state.flash) {
+    const n = box.querySelector(`[data-id="${id}"]`);
+    if (n) n.classList.add('changed');
+  }
+  state.flash.clear();
+  renderPinned(messages.filter((m) => m.pinned));
   renderReplyKeyboard(lastKeyboard);
   if (atBottom || box.dataset.chat !== JSON.stringify(state.chat)) box.scrollTop = box.scrollHeight;
   box.dataset.chat = JSON.stringify(state.chat);
 }
 
-function renderMessage(m) {
+function bubble(m, extra) {
   const mine = isMine(m);
-  const cls = 'msg' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : '');
-  const node = el('div', { class: cls, 'data-id': m.id, 'data-from': m.from_id });
-  if (m.deleted) { node.append('message deleted'); return node; }
+  const node = el('div', { class: 'msg' + (mine ? ' mine' : '') + (m.pinned ? ' pinned' : '') + (extra || ''), 'data-id': m.id, 'data-from': m.from_id });
   if (state.chat.kind === 'group' && !mine) node.append(el('div', { class: 'from' }, nameOf(m.from_id)));
-  if (m.photo) node.append(el('img', { src: m.photo.url, alt: m.photo.name || 'photo' }));
-  if (m.document) {
-    const d = m.document;
-    node.append(el('a', { class: 'doc', href: `/v1/documents/${d.id}`, download: d.name, 'aria-label': `Download ${d.name}` },
-      `${d.name} (${formatSize(d.size)}, ${d.mime_type})`));
-  }
+  return node;
+}
+
+function meta(m) {
+  const time = new Date(m.date * 1000).toLocaleTimeString();
+  return el('div', { class: 'meta' }, m.pinned ? el('span', { class: 'pin-icon', 'aria-hidden': 'true' }) : null,
+    (m.pinned ? 'pinned · ' : '') + (m.edit_date ? 'edited ' : '') + time);
+}
+
+function renderMessage(m) {
+  const node = bubble(m);
+  if (m.photo) node.append(photo(m.photo, m.text));
+  if (m.document) node.append(documentLink(m.document));
   if (m.text) node.append(el('div', { class: 'text' }, ...renderText(m.text, m.entities)));
   const kb = m.reply_markup && m.reply_markup.inline_keyboard;
   if (kb && kb.length) node.append(inlineKeyboard(m, kb));
-  const time = new Date(m.date * 1000).toLocaleTimeString();
-  node.append(el('div', { class: 'meta' }, (m.edit_date ? 'edited ' : '') + time));
+  node.append(meta(m));
   return node;
+}
+
+// renderAlbum draws an album as one bubble: the photos (or documents) side
+// by side, each with its caption under the grid, as Telegram's apps do.
+function renderAlbum(items) {
+  const first = items[0];
+  const node = bubble(first, ' album');
+  node.dataset.group = first.grouped_id;
+  node.setAttribute('role', 'group');
+  node.setAttribute('aria-label', `Album of ${items.length}`);
+  const grid = el('div', { class: 'album-items' });
+  for (const m of items) {
+    const item = el('figure', { 'data-id': m.id, class: m.pinned ? 'pinned' : null });
+    if (m.photo) item.append(photo(m.photo, m.text));
+    if (m.document) item.append(documentLink(m.document));
+    if (m.text) item.append(el('figcaption', {}, ...renderText(m.text, m.entities)));
+    grid.append(item);
+  }
+  node.append(grid, meta(items[items.length - 1]));
+  return node;
+}
+
+function photo(p, caption) {
+  return el('a', { class: 'photo', href: `/v1/documents/${p.id}`, target: '_blank', rel: 'noopener', 'aria-label': `Photo ${p.width}×${p.height}, open` },
+    el('img', { src: `/v1/documents/${p.id}`, width: p.width, height: p.height, alt: caption || `photo ${p.width}×${p.height}` }));
+}
+
+function documentLink(d) {
+  return el('a', { class: 'doc', href: `/v1/documents/${d.id}`, download: d.name, 'aria-label': `Download ${d.name}` },
+    `${d.name} (${formatSize(d.size)}, ${d.mime_type})`);
+}
+
+// renderPinned shows the latest pinned message above the chat; pressing it
+// scrolls to the message.
+function renderPinned(pinned) {
+  const bar = $('pinned');
+  const last = pinned[pinned.length - 1];
+  if (!last) { bar.hidden = true; bar.replaceChildren(); return; }
+  const what = last.text || (last.photo ? 'Photo' : last.document ? last.document.name : 'Message');
+  const label = pinned.length > 1 ? `Pinned message ${pinned.length} of ${pinned.length}` : 'Pinned message';
+  bar.replaceChildren(el('button', { type: 'button', 'data-id': last.id, onclick: () => {
+    const n = $('messages').querySelector(`[data-id="${last.id}"]`);
+    if (n) { n.scrollIntoView({ block: 'center' }); n.classList.remove('changed'); void n.offsetWidth; n.classList.add('changed'); }
+  } }, el('span', { class: 'pin-icon', 'aria-hidden': 'true' }), el('strong', {}, label), el('span', { class: 'pinned-text' }, what)));
+  bar.hidden = false;
+}
+
+// Chat actions, as Telegram's apps word them. An action shows until the
+// bot's next message, a "cancel", or 5 seconds (what Telegram gives it).
+const actionWords = {
+  typing: 'typing…', upload_photo: 'sending a photo…', upload_document: 'sending a file…',
+  record_video: 'recording a video…', upload_video: 'sending a video…', record_voice: 'recording a voice message…',
+  upload_voice: 'sending a voice message…', choose_sticker: 'choosing a sticker…', find_location: 'choosing a location…',
+  record_video_note: 'recording a video message…', upload_video_note: 'sending a video message…',
+};
+const actionTTL = 5000;
+let actionTimer = 0;
+function showChatAction(action) {
+  const box = $('chat-action');
+  const msgs = $('messages');
+  const atBottom = msgs.scrollHeight - msgs.scrollTop - msgs.clientHeight < 40;
+  clearTimeout(actionTimer);
+  if (!action || action === 'cancel') {
+    box.textContent = '';
+    box.hidden = true;
+  } else {
+    box.textContent = `${nameOf(state.botId)} is ${actionWords[action] || action.replace(/_/g, ' ') + '…'}`;
+    box.dataset.action = action;
+    box.hidden = false;
+    actionTimer = setTimeout(() => showChatAction(''), actionTTL);
+  }
+  if (atBottom) msgs.scrollTop = msgs.scrollHeight; // the line takes room from the chat: keep its end in view
 }
 
 function formatSize(n) {
@@ -275,7 +356,23 @@ function connect() {
   es.addEventListener('message', (ev) => {
     const e = JSON.parse(ev.data);
     if (e.user_id && !state.users.some((u) => u.id === e.user_id)) loadAccounts().catch(fail);
-    if (concerns(e)) loadChat().catch(fail);
+    if (!concerns(e)) return;
+    if (e.from_id && e.from_id === e.bot_id) showChatAction(''); // the bot's message ends its "typing…"
+    loadChat().catch(fail);
+  });
+  // Edits, deletions and pins redraw the chat; an edited message flashes.
+  es.addEventListener('edit', (ev) => {
+    const e = JSON.parse(ev.data);
+    if (!concerns(e)) return;
+    state.flash.add(e.msg_id);
+    loadChat().catch(fail);
+  });
+  for (const type of ['delete', 'pin']) {
+    es.addEventListener(type, (ev) => { if (concerns(JSON.parse(ev.data))) loadChat().catch(fail); });
+  }
+  es.addEventListener('chat_action', (ev) => {
+    const e = JSON.parse(ev.data);
+    if (concerns(e)) showChatAction(e.action);
   });
   es.addEventListener('accounts', () => loadAccounts().catch(fail));
   es.addEventListener('callback_answer', (ev) => {
@@ -332,6 +429,15 @@ function wire() {
     try {
       await send(text);
       $('text').value = '';
+    } catch (err) { fail(err); }
+  });
+  $('album').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!state.chat || state.chat.kind !== 'user') return;
+    try {
+      await api('POST', `/v1/users/${state.chat.id}/albums`, { count: Number($('album-count').value), caption: $('text').value, bot_id: state.botId });
+      $('text').value = '';
+      await loadChat();
     } catch (err) { fail(err); }
   });
   $('text').addEventListener('keydown', (ev) => {
