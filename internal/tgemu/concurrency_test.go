@@ -67,7 +67,9 @@ func TestResentRequestsAnsweredOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const sends = 100
-	c := env.NewClient(t, tgclient.Options{NoUpdates: true, RetryInterval: time.Millisecond})
+	// Resent every millisecond, and never given up on: on a busy machine an
+	// answer may take far longer than gotd's default 5 resends.
+	c := env.NewClient(t, tgclient.Options{NoUpdates: true, RetryInterval: time.Millisecond, MaxRetries: 10000})
 	env.RunBot(t, ctx, c, func(ctx context.Context) error {
 		for j := 0; j < sends; j++ {
 			if _, err := c.API().MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
