@@ -15,13 +15,19 @@ import (
 // benchSend sends N messages through the sender's REST API, the same N
 // through the minimal HTTP gateway (same HTTP client, same concurrency) and
 // the same N through a bare gotd client, same emulator.
+// settleMax bounds the wait for idle services before each send run.
+const settleMax = 30 * time.Second
+
 func benchSend(ctx context.Context, st *stack, users []emuUser, res *result, idle idleMemory) {
 	opts := st.opts
 	hc := procrun.NewClient(opts.Concurrency, 30*time.Second)
+	// Each of the three runs starts from idle services.
+	settled := []time.Duration{st.settle(ctx, settleMax)}
 	gw := httpSendLoad(ctx, st, hc, users, st.sender.url()+"/api_v1/send_message", st.apiToken, "sender", st.sender.name)
 	loadMemoryRow(res, st.sender, "send load", idle.sender)
 	res.note("send_message via the sender: %s. %s", gw.sum, gw.usage())
 
+	settled = append(settled, st.settle(ctx, settleMax))
 	mini, miniErr := benchMinimalGateway(ctx, st, hc, users)
 	if miniErr == nil {
 		res.note("send_message via the minimal Go HTTP gateway (net/http + encoding/json + the same gotd client setup; "+
@@ -29,6 +35,10 @@ func benchSend(ctx context.Context, st *stack, users []emuUser, res *result, idl
 			"as the sender has them cached after a first send): %s. %s", mini.sum, mini.usage())
 	}
 
+	settled = append(settled, st.settle(ctx, settleMax))
+	res.note("send runs started once the services were idle (under 0.1 core): waited %s before the sender's, "+
+		"%s before the minimal gateway's, %s before the bare client's", settled[0].Round(time.Millisecond),
+		settled[1].Round(time.Millisecond), settled[2].Round(time.Millisecond))
 	var bare cpuRun
 	warm := min(200, opts.N)
 	err := st.withBareClient(ctx, func(ctx context.Context, api *tg.Client) error {

@@ -375,3 +375,33 @@ func busy(from, to cpuSample) float64 {
 	}
 	return total.Seconds() / wall.Seconds() / float64(runtime.NumCPU())
 }
+
+// settle waits until the services are idle (together under a tenth of a
+// core, the bench process left out) or at most limit, and says how long it
+// waited: a load that follows another must not pay for the background work
+// the previous one left (a receiver's outbox after an outage, its garbage
+// collector), or the comparison between consecutive runs is skewed.
+func (st *stack) settle(ctx context.Context, limit time.Duration) time.Duration {
+	const window = 250 * time.Millisecond
+	start := time.Now()
+	prev := st.cpuNow()
+	for time.Since(start) < limit {
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(window):
+		}
+		now := st.cpuNow()
+		var busy time.Duration
+		for name, d := range now.used {
+			if name != "bench" {
+				busy += d - prev.used[name]
+			}
+		}
+		prev = now
+		if busy < window/10 {
+			break
+		}
+	}
+	return time.Since(start)
+}
