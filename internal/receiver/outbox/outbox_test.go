@@ -111,7 +111,8 @@ func TestAddDedupeAckAndReopen(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, fresh, 1)
 	require.Greater(t, fresh[0].Seq, pend[1].Seq, "sequence numbers go on after a reopen")
-	page, err := s.Page(pend[0].Seq, 5)
+	// d may be committed by now or not (commits are lazy): ask for one.
+	page, err := s.Page(pend[0].Seq, 1)
 	require.NoError(t, err)
 	require.Len(t, page, 1, "Page lists the records after a sequence number")
 	require.Equal(t, "c", page[0].Event.ID)
