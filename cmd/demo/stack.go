@@ -96,10 +96,19 @@ func pickPorts(out io.Writer, want []namedPort) ([]int, error) {
 	ports := make([]int, len(want))
 	for i, w := range want {
 		l, err := net.Listen("tcp", hostPort(w.port))
-		if err != nil && w.port != 0 {
-			l, err = net.Listen("tcp", hostPort(0))
-			if err == nil {
-				fmt.Fprintf(out, "port %d (%s) is busy: using %d\n", w.port, w.name, l.Addr().(*net.TCPAddr).Port)
+		if err != nil || w.port == 0 {
+			if l != nil {
+				_ = l.Close()
+			}
+			// A free port outside the kernel's ephemeral range: one the
+			// kernel handed out could go to an outgoing connection before
+			// the service binds it.
+			var free []int
+			if free, err = procrun.FreePorts(1); err == nil {
+				l, err = net.Listen("tcp", hostPort(free[0]))
+			}
+			if err == nil && w.port != 0 {
+				fmt.Fprintf(out, "port %d (%s) is busy: using %d\n", w.port, w.name, free[0])
 			}
 		}
 		if err != nil {

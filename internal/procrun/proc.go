@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -208,15 +210,80 @@ func ReadMemory(pid int) (Memory, error) {
 // FreeAddr returns a 127.0.0.1 address with a port that was free a moment
 // ago, for a child process that must be told its address up front.
 func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreePorts(1)
 	if err != nil {
-		return "", fmt.Errorf("free port: %w", err)
+		return "", err
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return "", fmt.Errorf("free port: %w", err)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])), nil
+}
+
+// FreePorts returns n distinct ports that are free on 127.0.0.1 now, for
+// child processes that must be told their addresses up front.
+//
+// The ports come from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range): a port the kernel handed out for ":0" is
+// one it may give again to any outgoing connection before the child binds
+// it ("address already in use"), while ports below the range are only ever
+// taken by an explicit bind. Ports handed out earlier by this process are
+// not handed out again.
+func FreePorts(n int) ([]int, error) {
+	lo, hi := ephemeralLow()-freeSpan, ephemeralLow()
+	if lo < 1024 {
+		lo = 1024
 	}
-	return addr, nil
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	ports := make([]int, 0, n)
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100*n+1000 {
+			return nil, fmt.Errorf("free port: none free in %d-%d", lo, hi-1)
+		}
+		p := lo + rand.IntN(hi-lo)
+		if freeGiven[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		held = append(held, l)
+		freeGiven[p] = true
+		ports = append(ports, p)
+	}
+	return ports, nil
+}
+
+// freeSpan is how many ports below the ephemeral range FreePorts draws from.
+const freeSpan = 12000
+
+var (
+	freeMu    sync.Mutex
+	freeGiven = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768,
+// Linux's default, when it cannot be read).
+func ephemeralLow() int {
+	const fallback = 32768
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return fallback
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return fallback
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo <= 1024+1000 {
+		return fallback
+	}
+	return lo
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 )
 
 // Start runs one embedded server with JetStream and returns its client URL.
@@ -101,23 +103,13 @@ func URLs(servers ...*server.Server) string {
 	return strings.Join(urls, ",")
 }
 
-// FreePorts returns n distinct free TCP ports on 127.0.0.1.
+// FreePorts returns n distinct free TCP ports on 127.0.0.1, from below the
+// kernel's ephemeral range (see procrun.FreePorts).
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("natstest: %v", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	ports, err := procrun.FreePorts(n)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
 	}
 	return ports
 }
