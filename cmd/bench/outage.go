@@ -32,6 +32,7 @@ func benchOutage(ctx context.Context, emu *emuClient, ds *downstream, st *stack,
 	}
 	// Bounded: about 1 ms a message on top of a load's usual bound.
 	bound := loadTimeout + time.Duration(n)*time.Millisecond
+	sampler := sampleMemory(ctx, st.receiver)
 	start := time.Now()
 	push := procrun.Run(ctx, n, st.opts.Concurrency*2, bound, func(ctx context.Context, i int) error {
 		_, err := emu.push(ctx, users[i%len(users)].ID, texts[i])
@@ -44,6 +45,7 @@ func benchOutage(ctx context.Context, emu *emuClient, ds *downstream, st *stack,
 	missing := ds.waitAll(ctx, texts, deliveryTimeout+bound)
 	drained := time.Since(recovered)
 	after, err := st.receiver.memory()
+	top := sampler()
 	if err != nil || errDuring != nil {
 		errRow(res, metric, goal, fmt.Errorf("receiver memory: %v %v", errDuring, err))
 		return
@@ -51,9 +53,10 @@ func benchOutage(ctx context.Context, emu *emuClient, ds *downstream, st *stack,
 	disorder := outOfOrder(ds, users, texts)
 	res.note("receiver outage: %d messages pushed in %s (%d push errors) while the downstream answered 503; "+
 		"RSS at the end of the outage %s (%s anonymous, %s mapped files); downstream back: all delivered %s later, %d missing, "+
-		"%d chats out of Telegram's order; peak RSS %s (now %s: %s anonymous, %s mapped files, the bbolt database is mmapped)",
+		"%d chats out of Telegram's order; peak RSS %s (largest sample every 100 ms: %s, %s anonymous, %s mapped files; "+
+		"now %s: %s anonymous, %s mapped files, the bbolt database is mmapped)",
 		push.N, fmtD(pushed), push.Errors, mib(during.RSS), mib(during.Anon), mib(during.File), fmtD(drained), missing,
-		disorder, mib(after.Peak), mib(after.RSS), mib(after.Anon), mib(after.File))
+		disorder, mib(after.Peak), mib(top.RSS), mib(top.Anon), mib(top.File), mib(after.RSS), mib(after.Anon), mib(after.File))
 	res.table.Add(procrun.Row{
 		Metric:   metric,
 		Measured: mib(after.Peak),
@@ -86,4 +89,32 @@ func outOfOrder(ds *downstream, users []emuUser, texts []string) int {
 		}
 	}
 	return bad
+}
+
+// sampleMemory reads s's memory every 100 ms until the returned function is
+// called, which returns the sample with the largest RSS: VmHWM says how high
+// the resident set went, the sample says what it was made of.
+func sampleMemory(ctx context.Context, s *service) func() procrun.Memory {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan procrun.Memory)
+	go func() {
+		var top procrun.Memory
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- top
+				return
+			case <-t.C:
+			}
+			if m, err := s.memory(); err == nil && m.RSS > top.RSS {
+				top = m
+			}
+		}
+	}()
+	return func() procrun.Memory {
+		cancel()
+		return <-done
+	}
 }
