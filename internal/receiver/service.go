@@ -338,7 +338,7 @@ func (s *Service) Run(ctx context.Context) error {
 		g.Go(func() error {
 			// A backlog read back from the outbox would otherwise stay
 			// resident as mapped file pages (see storage.ReleaseMapped).
-			s.db.KeepMappedSmall(gctx, 500*time.Millisecond, 16<<20)
+			s.db.KeepMappedSmall(gctx, 100*time.Millisecond)
 			return nil
 		})
 	}

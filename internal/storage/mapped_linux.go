@@ -17,7 +17,12 @@ func (db *DB) ReleaseMapped() error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	data, size := db.Info().Data, tx.Size()
+	return releaseMapped(db.Info().Data, tx.Size())
+}
+
+// releaseMapped is madvise(MADV_DONTNEED) of the mapping at data, size
+// bytes; the caller holds a read transaction.
+func releaseMapped(data uintptr, size int64) error {
 	if data == 0 || size <= 0 {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
@@ -78,4 +79,45 @@ func TestReleaseMappedKeepsDataDropsResidentPages(t *testing.T) {
 	after := mappedRSS(t, path)
 	require.Less(t, after, int64(1<<20), "released: %d bytes still resident", after)
 	readAll() // the data is all still there
+}
+
+// Trim releases like ReleaseMapped once the file is TrimMinSize or more.
+func TestTrimThrottledAndSized(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trim.db")
+	db, err := storage.Open(path, "b")
+	require.NoError(t, err)
+	defer db.Close()
+	value := bytes.Repeat([]byte("y"), 64<<10)
+	put := func(from, to int) {
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			for i := from; i < to; i++ {
+				if err := tx.Bucket([]byte("b")).Put(storage.Uint64Key(uint64(i)), value); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	readAll := func() {
+		require.NoError(t, db.View(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("b")).ForEach(func(_, v []byte) error {
+				require.Equal(t, value, v)
+				return nil
+			})
+		}))
+	}
+	put(0, 64) // 4 MiB: under TrimMinSize, left mapped
+	readAll()
+	small := mappedRSS(t, path)
+	require.Greater(t, small, int64(2<<20))
+	time.Sleep(storage.TrimEvery)
+	db.Trim()
+	require.GreaterOrEqual(t, mappedRSS(t, path), small, "a small file is not trimmed")
+
+	put(64, 400) // 25 MiB
+	readAll()
+	time.Sleep(storage.TrimEvery)
+	db.Trim()
+	require.Less(t, mappedRSS(t, path), int64(1<<20), "a large file is released")
+	readAll()
 }

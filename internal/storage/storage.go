@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,6 +27,7 @@ var ErrNotFound = errors.New("not found")
 // DB is a bbolt database with JSON helpers.
 type DB struct {
 	*bolt.DB
+	lastTrim atomic.Int64 // unix nanos of the last Trim that released
 }
 
 // Open opens (creating if needed) the database at path and the given buckets.
@@ -34,7 +36,10 @@ func Open(path string, buckets ...string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// The map freelist keeps free pages as spans: a drained backlog leaves
+	// hundreds of thousands of free pages, which the default array freelist
+	// merges into a new slice on every commit (megabytes of garbage each).
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open store %s: locked by another process", path)
@@ -100,10 +105,36 @@ func KeyUint64(k []byte) uint64 {
 	return binary.BigEndian.Uint64(k)
 }
 
-// KeepMappedSmall calls ReleaseMapped every interval while the file is
-// larger than minSize, until ctx ends, so the resident memory a large file
-// costs stays bounded by what one interval reads.
-func (db *DB) KeepMappedSmall(ctx context.Context, interval time.Duration, minSize int64) {
+// Trim settings: a file smaller than TrimMinSize is left mapped (it costs
+// little), and releases are at least TrimEvery apart.
+const (
+	TrimMinSize = 16 << 20
+	TrimEvery   = 20 * time.Millisecond
+)
+
+// Trim releases the file's mapped pages (ReleaseMapped) when the file is
+// at least TrimMinSize and the last release is TrimEvery ago or more. A
+// caller that just read or rewrote many pages (a window of a backlog, a
+// commit of many acknowledgements) calls it, so the resident memory a large
+// file costs stays bounded by what a few such calls touch: with the
+// kernel's fault-around, a scattered read maps far more than it reads.
+func (db *DB) Trim() {
+	now := time.Now().UnixNano()
+	last := db.lastTrim.Load()
+	if now-last < int64(TrimEvery) || !db.lastTrim.CompareAndSwap(last, now) {
+		return
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		if tx.Size() >= TrimMinSize {
+			_ = releaseMapped(db.Info().Data, tx.Size())
+		}
+		return nil
+	})
+}
+
+// KeepMappedSmall calls Trim every interval until ctx ends, for the reads
+// no caller trims after.
+func (db *DB) KeepMappedSmall(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -112,9 +143,6 @@ func (db *DB) KeepMappedSmall(ctx context.Context, interval time.Duration, minSi
 			return
 		case <-t.C:
 		}
-		if fi, err := os.Stat(db.Path()); err != nil || fi.Size() < minSize {
-			continue
-		}
-		_ = db.ReleaseMapped()
+		db.Trim()
 	}
 }

@@ -84,6 +84,7 @@ func (s *Store) PageBot(bot int64, after uint64, n int) ([]Record, error) {
 		}
 		return nil
 	})
+	s.db.Trim()
 	if err != nil {
 		return nil, fmt.Errorf("list pending: %w", err)
 	}

@@ -510,6 +510,7 @@ func (s *Store) commit() error {
 		return fmt.Errorf("commit outbox: %w", err)
 	}
 	s.depth.Add(delta)
+	s.db.Trim() // a commit of many acknowledgements reads pages all over the file
 	s.mu.Lock()
 	for _, a := range b.adds {
 		delete(s.pendingIDs, a.rec.Event.ID)
@@ -730,6 +731,7 @@ func (s *Store) Page(after uint64, n int) ([]Record, error) {
 		}
 		return nil
 	})
+	s.db.Trim()
 	if err != nil {
 		return nil, fmt.Errorf("list pending: %w", err)
 	}
