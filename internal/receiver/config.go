@@ -35,7 +35,7 @@ type Config struct {
 	BackoffMin  time.Duration    `env:"DRIVER_BACKOFF_INITIAL" envDefault:"1s" usage:"wait after the first failed attempt; doubles per attempt, with jitter"`
 	BackoffMax  time.Duration    `env:"DRIVER_BACKOFF_MAX" envDefault:"5m" usage:"longest wait between attempts (a longer Retry-After is honoured up to 1h)"`
 	Concurrency int              `env:"DRIVER_CONCURRENCY" envDefault:"64" usage:"delivery attempts in flight at once (across chats; each chat is in order)"`
-	MaxInMemory int              `env:"DRIVER_MAX_IN_MEMORY" envDefault:"10000" usage:"undelivered events held in memory, shared by the bots (each keeps at least 64); beyond its share a bot's events are read back from the outbox on disk as they drain"`
+	MaxInMemory int              `env:"DRIVER_MAX_IN_MEMORY" envDefault:"2000" usage:"undelivered events held in memory, shared by the bots (each keeps at least 64); beyond its share a bot's events are read back from the outbox on disk as they drain"`
 
 	LeaseTTL time.Duration `env:"RECEIVER_LEASE_TTL" envDefault:"10s" usage:"with NATS_URL: how long a bot's lease outlives its holder; a standby takes the bot over within it plus 1s"`
 

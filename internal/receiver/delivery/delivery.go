@@ -65,7 +65,7 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxInMemory is how many undelivered records the dispatcher holds;
 	// beyond it they are read back from the store (a Pager) as the queues
-	// drain [10,000].
+	// drain [2,000].
 	MaxInMemory int
 	// Clock drives the backoff timers and the age of events [the system
 	// clock]; tests pass a fake one (github.com/gotd/neo).
@@ -97,7 +97,7 @@ func (c *Config) setDefaults() {
 		c.ShutdownGrace = 5 * time.Second
 	}
 	if c.MaxInMemory <= 0 {
-		c.MaxInMemory = 10000
+		c.MaxInMemory = 2000
 	}
 	if c.Clock == nil {
 		c.Clock = clock.System
