@@ -503,14 +503,20 @@ func (s *Store) set(userID int64, create, movesPts bool, f func(*Value)) error {
 
 // GetChannelPts implements updates.StateStorage.
 func (s *Store) GetChannelPts(_ context.Context, userID, channelID int64) (int, bool, error) {
+	cs, ok, err := s.channel(userID, channelID)
+	return cs.Pts, ok && cs.HasPts, err
+}
+
+// channel returns the state of a channel of a loaded bot.
+func (s *Store) channel(userID, channelID int64) (chanState, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.bots[userID]
 	if b == nil {
-		return 0, false, ErrNotActive
+		return chanState{}, false, ErrNotActive
 	}
 	cs, ok := b.v.Channels[channelID]
-	return cs.Pts, ok && cs.HasPts, nil
+	return cs, ok, nil
 }
 
 // SetChannelPts implements updates.StateStorage.
@@ -542,14 +548,8 @@ func (s *Store) setChannel(userID, channelID int64, movesPts bool, f func(*chanS
 
 // GetChannelAccessHash implements updates.ChannelAccessHasher.
 func (s *Store) GetChannelAccessHash(_ context.Context, userID, channelID int64) (int64, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.bots[userID]
-	if b == nil {
-		return 0, false, ErrNotActive
-	}
-	cs, ok := b.v.Channels[channelID]
-	return cs.AccessHash, ok && cs.HasHash, nil
+	cs, ok, err := s.channel(userID, channelID)
+	return cs.AccessHash, ok && cs.HasHash, err
 }
 
 // ForEachChannels implements updates.StateStorage.

@@ -98,6 +98,11 @@ func TestStateIsWrittenAndReadBack(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.EqualValues(t, 99, hash)
+	_, ok, err = other.GetChannelPts(ctx, bot, 56)
+	require.NoError(t, err)
+	require.False(t, ok, "a channel never seen has no pts")
+	_, _, err = other.GetChannelAccessHash(ctx, bot+1, 55)
+	require.ErrorIs(t, err, natsstate.ErrNotActive, "a bot not loaded here")
 }
 
 func TestReplicaThatLostTheBotCannotMoveItsState(t *testing.T) {
