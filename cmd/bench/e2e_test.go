@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -23,13 +22,8 @@ func buildBinaries(t *testing.T) string {
 		t.Skip("builds the binaries and runs them as processes (go test -short skips it)")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/tgbotsvc/tgbot/cmd/tgemu",
-		"github.com/tgbotsvc/tgbot/cmd/sender",
-		"github.com/tgbotsvc/tgbot/cmd/receiver")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	require.NoError(t, procrun.Build(dir, "github.com/tgbotsvc/tgbot/cmd/tgemu", "github.com/tgbotsvc/tgbot/cmd/sender",
+		"github.com/tgbotsvc/tgbot/cmd/receiver"))
 	return dir
 }
 

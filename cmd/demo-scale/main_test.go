@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -40,19 +37,15 @@ func TestDemoScaleOnce(t *testing.T) {
 		t.Skip("builds the binaries and runs them as processes (go test -short skips it)")
 	}
 	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
-		"./cmd/tgemu", "./cmd/receiver", "./cmd/sender", "./examples/downstream")
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	require.NoError(t, procrun.Build(bin, "github.com/tgbotsvc/tgbot/cmd/tgemu", "github.com/tgbotsvc/tgbot/cmd/receiver",
+		"github.com/tgbotsvc/tgbot/cmd/sender", "github.com/tgbotsvc/tgbot/examples/downstream"))
 	natstest.Build(t, bin)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var buf procrun.Buffer
 	cfg := Config{Once: true, BinDir: bin, DataDir: t.TempDir(), LeaseTTL: 2 * time.Second, Chats: 4, Messages: 30, Timeout: 90 * time.Second}
-	err = run(ctx, cfg, &buf)
+	err := run(ctx, cfg, &buf)
 	t.Logf("demo output:\n%s", buf.String())
 	require.NoError(t, err)
 	require.Contains(t, buf.String(), "sent 120 messages; delivered 120")

@@ -321,3 +321,16 @@ func ReadCPUTime(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
+
+// Build compiles the main packages pkgs (import paths) into dir, without
+// cgo, as the tests that run the real binaries need them. The error
+// carries the compiler's output.
+func Build(dir string, pkgs ...string) error {
+	args := append([]string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}, pkgs...)
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return nil
+}

@@ -31,10 +31,9 @@ func buildBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the binaries and runs them as processes (go test -short skips it)")
 	}
-	bin := filepath.Join(t.TempDir(), "receiver")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/tgbotsvc/tgbot/cmd/receiver").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return bin
+	dir := t.TempDir()
+	require.NoError(t, procrun.Build(dir, "github.com/tgbotsvc/tgbot/cmd/receiver"))
+	return filepath.Join(dir, "receiver")
 }
 
 func freeAddr(t *testing.T) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,9 +34,8 @@ type emuProcess struct {
 func startEmuProcess(t *testing.T) (*emuProcess, *suite) {
 	t.Helper()
 	dir := t.TempDir()
+	require.NoError(t, procrun.Build(dir, "github.com/tgbotsvc/tgbot/cmd/tgemu"))
 	bin := filepath.Join(dir, "tgemu")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/tgbotsvc/tgbot/cmd/tgemu").CombinedOutput()
-	require.NoError(t, err, "%s", out)
 	mtproto, httpAddr := freeAddr(t), freeAddr(t)
 	const botID = 7_000_001
 	token := strconv.Itoa(botID) + ":failover-secret"

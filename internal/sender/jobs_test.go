@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tgbotsvc/tgbot/internal/procrun"
 	"github.com/tgbotsvc/tgbot/internal/tgemu"
 	"github.com/tgbotsvc/tgbot/internal/tgemu/emutest"
 )
@@ -175,10 +176,7 @@ func senderBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "sender")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/tgbotsvc/tgbot/cmd/sender").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = procrun.Build(dir, "github.com/tgbotsvc/tgbot/cmd/sender")
 	})
 	require.NoError(t, buildErr)
 	return binPath

@@ -118,12 +118,10 @@ func FreePorts(t testing.TB, n int) []int {
 // dir and returns its path.
 func Build(t testing.TB, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "nats-server")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("natstest: building nats-server: %v\n%s", err, out)
+	if err := procrun.Build(dir, "github.com/nats-io/nats-server/v2"); err != nil {
+		t.Fatalf("natstest: %v", err)
 	}
-	return bin
+	return filepath.Join(dir, "nats-server")
 }
 
 // Process is a nats-server run as a separate process, so a test can kill

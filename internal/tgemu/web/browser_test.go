@@ -67,14 +67,8 @@ func freeAddr(t *testing.T) string {
 // downstream and the receiver, wired as `make demo` wires them.
 func startStack(t *testing.T) (emuHTTP, senderURL, apiToken string) {
 	bin := t.TempDir()
-	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	require.NoError(t, err)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
-		"./cmd/tgemu", "./cmd/receiver", "./cmd/sender", "./examples/downstream")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	require.NoError(t, procrun.Build(bin, "github.com/tgbotsvc/tgbot/cmd/tgemu", "github.com/tgbotsvc/tgbot/cmd/receiver",
+		"github.com/tgbotsvc/tgbot/cmd/sender", "github.com/tgbotsvc/tgbot/examples/downstream"))
 
 	data := t.TempDir()
 	s := &stack{t: t, bin: bin, logs: filepath.Join(data, "logs")}
