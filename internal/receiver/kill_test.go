@@ -80,7 +80,7 @@ func (s *suite) startProcess(t *testing.T, bin, dataDir, url string, extra ...st
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond, "receiver process not ready")
+	}, 60*time.Second, 50*time.Millisecond, "receiver process not ready")
 	return p
 }
 
