@@ -92,10 +92,14 @@ func (s *Service) openNATS(drv driver.Driver) error {
 	}
 	n := &natsMode{conn: conn, dead: noDeadLetters{}}
 	s.nats = n
-	n.state, err = natsstate.Open(ctx, conn, natsstate.Options{
+	opts := natsstate.Options{
 		Logger:   s.log,
 		OnFenced: func(bot int64) { n.leases.Lost(bot) },
-	})
+	}
+	if s.cfg.Driver != natsdriver.Name {
+		opts.Also = natsdelivery.Target // delivered from TG_DELIVERY's partitions
+	}
+	n.state, err = natsstate.Open(ctx, conn, opts)
 	if err != nil {
 		return err
 	}

@@ -3,14 +3,18 @@
 // receiver runs on NATS (NATS_URL set): from durable consumers shared by
 // every replica, so a delivery survives the replica that started it.
 //
-// Per-chat order on a shared log needs partitions: stream TG_DELIVERY
-// (work queue) sources TG_EVENTS and maps each subject
-// tg.events.<bot_id>.<chat_id> to tg.delivery.<p>.<bot_id>.<chat_id>, p =
-// a hash of bot and chat over Partitions (the server's partition()
-// mapping). One durable consumer per partition, with one message in flight
-// (MaxAckPending 1), and every replica pulling from each: the events of a
-// chat are attempted one at a time, in stream order, whichever replica
-// does it.
+// Per-chat order on a shared log needs partitions: the receiver publishes
+// each event to stream TG_DELIVERY (work queue) as well as to TG_EVENTS,
+// under tg.delivery.<p>.<bot_id>.<chat_id>, p = a hash of bot and chat over
+// Partitions (Target, given to natsstate). One durable consumer per
+// partition, with one message in flight (MaxAckPending 1), and every
+// replica pulling from each: the events of a chat are attempted one at a
+// time, in stream order, whichever replica does it.
+//
+// The receiver publishes the copy itself rather than having TG_DELIVERY
+// source TG_EVENTS: after a kill of a stream leader, sourcing was seen to
+// stall for tens of seconds and to store a later event of a chat before
+// earlier ones it had to fetch again.
 //
 // Retries are the receiver's one backoff (delivery.Backoff), carried by
 // the server: a failed attempt is NAKed with that delay, and the message
@@ -89,35 +93,25 @@ type Delivery struct {
 	replayM sync.Mutex
 }
 
-// Open creates TG_DELIVERY (sourcing TG_EVENTS from now on, when it is
-// new), TG_DEAD and the partition consumers.
+// Open creates (or updates) TG_DELIVERY, TG_DEAD and the partition
+// consumers.
 func Open(ctx context.Context, conn *natsx.Conn, cfg Config, drv driver.Driver, m *metrics.Metrics, log *zap.Logger) (*Delivery, error) {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
 	d := &Delivery{conn: conn, drv: drv, cfg: cfg, m: m, log: log.Named("natsdelivery")}
 	var err error
-	if d.stream, err = conn.JS.Stream(ctx, Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		now := time.Now()
-		d.stream, err = conn.Stream(ctx, jetstream.StreamConfig{
-			Name:        Stream,
-			Description: "receiver: TG_EVENTS partitioned for delivery, one consumer per partition",
-			Subjects:    []string{SubjectPrefix + ".>"},
-			Retention:   jetstream.WorkQueuePolicy,
-			Storage:     jetstream.FileStorage,
-			Sources: []*jetstream.StreamSource{{
-				Name:         natsstate.Stream,
-				OptStartTime: &now,
-				SubjectTransforms: []jetstream.SubjectTransformConfig{{
-					Source: natsstate.SubjectPrefix + ".*.*",
-					Destination: fmt.Sprintf("%s.{{partition(%d,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}",
-						SubjectPrefix, Partitions),
-				}},
-			}},
-		})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("nats: stream %s: %w", Stream, err)
+	// conn.Stream updates a TG_DELIVERY made by an older build, which
+	// sourced TG_EVENTS: the update drops the source.
+	if d.stream, err = conn.Stream(ctx, jetstream.StreamConfig{
+		Name:        Stream,
+		Description: "receiver: events partitioned for delivery, one consumer per partition",
+		Subjects:    []string{SubjectPrefix + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  natsstate.DefaultDuplicateWindow,
+	}); err != nil {
+		return nil, err
 	}
 	if d.dead, err = conn.Stream(ctx, jetstream.StreamConfig{
 		Name:        DeadStream,
@@ -151,6 +145,15 @@ func Partition(bot, chat int64) int {
 	_, _ = h.Write([]byte(strconv.FormatInt(bot, 10)))
 	_, _ = h.Write([]byte(strconv.FormatInt(chat, 10)))
 	return int(h.Sum32() % Partitions)
+}
+
+// Target is where the receiver publishes each event for delivery
+// (natsstate.Options.Also).
+var Target = &natsstate.Target{Stream: Stream, Subject: Subject}
+
+// Subject is ev's subject in TG_DELIVERY: tg.delivery.<p>.<bot_id>.<chat_id>.
+func Subject(ev *event.Event) string {
+	return fmt.Sprintf("%s.%d.%d.%d", SubjectPrefix, Partition(ev.BotID, ev.ChatID()), ev.BotID, ev.ChatID())
 }
 
 func subject(prefix string, ev *event.Event) string {
@@ -381,8 +384,7 @@ func (d *Delivery) Replay(ids ...string) ([]outbox.Record, error) {
 		if err != nil {
 			return out, err
 		}
-		subj := fmt.Sprintf("%s.%d.%d.%d", SubjectPrefix, Partition(ev.BotID, ev.ChatID()), ev.BotID, ev.ChatID())
-		msg := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{}}
+		msg := &nats.Msg{Subject: Subject(&ev), Data: data, Header: nats.Header{}}
 		msg.Header.Set(natsstate.HeaderType, string(ev.Type))
 		if _, err := d.conn.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("%s:replay:%d", ev.ID, m.seq))); err != nil {
 			return out, fmt.Errorf("replay %s: %w", ev.ID, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
@@ -67,7 +68,7 @@ func TestDeliversFromTheStreamInOrderPerChat(t *testing.T) {
 		t.Cleanup(c.NC.Close)
 		conns[i] = c
 	}
-	st, err := natsstate.Open(ctx, conns[0], natsstate.Options{})
+	st, err := natsstate.Open(ctx, conns[0], natsstate.Options{Also: natsdelivery.Target})
 	require.NoError(t, err)
 	require.NoError(t, st.Load(ctx, bot))
 
@@ -93,10 +94,8 @@ func TestDeliversFromTheStreamInOrderPerChat(t *testing.T) {
 	// rely on it).
 	for c := int64(1); c <= chats; c++ {
 		subj := fmt.Sprintf("tg.delivery.%d.%d.%d", natsdelivery.Partition(bot, c), bot, c)
-		require.Eventually(t, func() bool {
-			_, err := ds[0].Stream().GetLastMsgForSubject(ctx, subj)
-			return err == nil
-		}, 10*time.Second, 20*time.Millisecond, "chat %d: no %s (sourcing is asynchronous)", c, subj)
+		_, err := ds[0].Stream().GetLastMsgForSubject(ctx, subj)
+		require.NoError(t, err, "chat %d: no %s once Publish returned", c, subj)
 	}
 	require.NoError(t, st.Publish(ctx, event.Event{ID: "poison-1", Type: event.TypeMessage, BotID: bot,
 		Chat: &event.Chat{ID: 99, Type: event.ChatPrivate}, Message: &event.Message{ID: 1, Text: "poison"}}))
@@ -137,4 +136,28 @@ func TestDeliversFromTheStreamInOrderPerChat(t *testing.T) {
 	lag, err := ds[0].Lag(ctx, bot)
 	require.NoError(t, err)
 	require.LessOrEqual(t, lag, uint64(1))
+}
+
+// A TG_DELIVERY made by an older build sourced TG_EVENTS: Open drops the
+// source, so events are not copied twice.
+func TestOpenDropsTheOldSource(t *testing.T) {
+	ctx := context.Background()
+	url := natstest.Start(t).ClientURL()
+	c, err := natsx.Connect(ctx, config.NATS{URL: url, Replicas: 1}, "test", zaptest.NewLogger(t))
+	require.NoError(t, err)
+	t.Cleanup(c.NC.Close)
+	_, err = natsstate.Open(ctx, c, natsstate.Options{})
+	require.NoError(t, err)
+	_, err = c.Stream(ctx, jetstream.StreamConfig{
+		Name: natsdelivery.Stream, Subjects: []string{natsdelivery.SubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy,
+		Sources: []*jetstream.StreamSource{{Name: natsstate.Stream, SubjectTransforms: []jetstream.SubjectTransformConfig{{
+			Source: natsstate.SubjectPrefix + ".*.*", Destination: natsdelivery.SubjectPrefix + ".{{partition(16,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}",
+		}}}},
+	})
+	require.NoError(t, err)
+	d, err := natsdelivery.Open(ctx, c, natsdelivery.Config{}, &recorder{}, metrics.New(func() float64 { return 0 }), zaptest.NewLogger(t))
+	require.NoError(t, err)
+	info, err := d.Stream().Info(ctx)
+	require.NoError(t, err)
+	require.Empty(t, info.Config.Sources)
 }

@@ -67,6 +67,11 @@ const (
 // Loaded, or Unloaded).
 var ErrNotActive = errors.New("bot not active on this replica")
 
+// ErrFrozen is returned for the events of a bot after one of its events
+// could not be published: nothing after it may be published by this
+// replica.
+var ErrFrozen = errors.New("update state frozen after a failed publish")
+
 // ErrFenced is returned once another replica moved a bot's state: this
 // replica lost the bot.
 var ErrFenced = errors.New("update state moved by another replica (lease lost)")
@@ -80,11 +85,27 @@ type Options struct {
 	MaxAge time.Duration
 	// FlushInterval is how often changed states are written [100 ms].
 	FlushInterval time.Duration
-	// OnFenced is called (from the flusher) when a bot's state write was
-	// refused because another replica moved it.
+	// OnFenced is called when this replica must give a bot up: its state
+	// write was refused because another replica moved it (from the
+	// flusher), or one of its events could not be published (from
+	// Publish). The bot's next holder fetches the updates again from the
+	// state in tg_state.
 	OnFenced func(bot int64)
+	// Also, when set, names a second stream every event is published to
+	// (the delivery partitions of DRIVER=http): Publish returns once both
+	// streams hold the event, so the state never passes an event missing
+	// from either, and each stream receives a chat's events in order.
+	Also *Target
 	// Logger; nil means none.
 	Logger *zap.Logger
+}
+
+// Target is a stream events are published to besides TG_EVENTS.
+type Target struct {
+	// Stream must hold Subject(ev): the publish expects it.
+	Stream string
+	// Subject is the subject of an event in Stream.
+	Subject func(ev *event.Event) string
 }
 
 func (o *Options) setDefaults() {
@@ -203,17 +224,37 @@ func (s *Store) Stream() jetstream.Stream { return s.stream }
 // Publish stores evs in TG_EVENTS, one after the other (a retried publish
 // never overtakes a later one of the same chat), each retried until the
 // stream acknowledged it or ctx ends. Events of a bot that is not active
-// here, or whose state is frozen or fenced, are refused.
+// here, or whose state is frozen or fenced, are refused; an event that
+// cannot be published freezes its bot (see freeze).
 func (s *Store) Publish(ctx context.Context, evs ...event.Event) error {
 	for i := range evs {
 		if err := s.check(evs[i].BotID); err != nil {
 			return err
 		}
 		if err := s.publish(ctx, &evs[i]); err != nil {
+			s.freeze(evs[i].BotID, err)
 			return err
 		}
 	}
 	return nil
+}
+
+// freeze stops bot's state and events at an event that could not be
+// published, and gives the bot up. gotd's update manager moves pts past
+// updates whose handler failed (getDifference sets the new state whatever
+// the handler said): without the freeze a later update of a chat would be
+// published before the failed one, which only the next holder fetches
+// again.
+func (s *Store) freeze(bot int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.bots[bot]
+	if b == nil || b.frozen != nil {
+		return
+	}
+	b.frozen = err
+	s.log.Warn("an event could not be published: giving the bot up", zap.Int64("bot_id", bot), zap.Error(err))
+	go s.opts.OnFenced(bot)
 }
 
 // check refuses events of a bot this replica does not hold.
@@ -226,6 +267,8 @@ func (s *Store) check(bot int64) error {
 		return ErrNotActive
 	case b.fenced:
 		return ErrFenced
+	case b.frozen != nil:
+		return fmt.Errorf("%w: %w", ErrFrozen, b.frozen)
 	}
 	return nil
 }
@@ -235,23 +278,39 @@ func (s *Store) publish(ctx context.Context, ev *event.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	msg := &nats.Msg{Subject: Subject(ev), Data: data, Header: nats.Header{}}
+	also := s.opts.Also
+	if also == nil {
+		return s.publishTo(ctx, Stream, Subject(ev), ev, data)
+	}
+	// Both at once: each stream still receives a chat's events in order,
+	// since the next event waits for both.
+	errc := make(chan error, 1)
+	go func() { errc <- s.publishTo(ctx, also.Stream, also.Subject(ev), ev, data) }()
+	err = s.publishTo(ctx, Stream, Subject(ev), ev, data)
+	return errors.Join(err, <-errc)
+}
+
+// publishTo stores ev in stream under subject, retrying until the stream
+// acknowledged it or ctx ends.
+func (s *Store) publishTo(ctx context.Context, stream, subject string, ev *event.Event, data []byte) error {
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(HeaderType, string(ev.Type))
 	wait := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := s.conn.JS.PublishMsg(actx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(Stream))
+		_, err := s.conn.JS.PublishMsg(actx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(stream))
 		cancel()
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("publish %s: %w", ev.ID, err)
+			return fmt.Errorf("publish %s to %s: %w", ev.ID, stream, err)
 		}
-		s.log.Warn("publish failed, retrying", zap.String("event_id", ev.ID), zap.Duration("in", wait), zap.Error(err))
+		s.log.Warn("publish failed, retrying", zap.String("event_id", ev.ID), zap.String("stream", stream),
+			zap.Duration("in", wait), zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("publish %s: %w", ev.ID, ctx.Err())
+			return fmt.Errorf("publish %s to %s: %w", ev.ID, stream, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, time.Second)

@@ -152,3 +152,33 @@ func TestFrozenStateDoesNotMovePts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 10, got.Pts)
 }
+
+// An event that cannot be published freezes its bot: nothing after it is
+// published, pts stays, and the bot is given up, so that its next holder
+// fetches the update again before any later one of the chat.
+func TestFailedPublishFreezesAndGivesTheBotUp(t *testing.T) {
+	ctx := context.Background()
+	given := make(chan int64, 1)
+	st := open(t, connect(t, natstest.Start(t).ClientURL()), func(b int64) { given <- b })
+	require.NoError(t, st.Load(ctx, bot))
+	require.NoError(t, st.SetState(ctx, bot, updates.State{Pts: 10}))
+	require.NoError(t, st.Publish(ctx, msg(1, 11, "a")))
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, st.Publish(canceled, msg(1, 12, "b")))
+	select {
+	case b := <-given:
+		require.Equal(t, bot, b)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the bot was not given up")
+	}
+	require.ErrorIs(t, st.Publish(ctx, msg(1, 13, "c")), natsstate.ErrFrozen, "a later event of the chat is refused")
+	require.Error(t, st.SetPts(ctx, bot, 13), "pts does not pass the failed event")
+	got, _, err := st.GetState(ctx, bot)
+	require.NoError(t, err)
+	require.Equal(t, 10, got.Pts)
+	info, err := st.Stream().Info(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, info.State.Msgs, "only the event before the failure is stored")
+}
