@@ -337,7 +337,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.db != nil {
 		g.Go(func() error {
 			// A backlog read back from the outbox would otherwise stay
-			// resident as mapped file pages (see storage.ReleaseMapped).
+			// resident as mapped file pages (see storage.DB.Trim).
 			s.db.KeepMappedSmall(gctx, 100*time.Millisecond)
 			return nil
 		})

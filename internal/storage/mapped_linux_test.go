@@ -45,22 +45,25 @@ func mappedRSS(t *testing.T, path string) int64 {
 	return total
 }
 
-func TestReleaseMappedKeepsDataDropsResidentPages(t *testing.T) {
+// Trim leaves a small file mapped; once the file is TrimMinSize or more it
+// drops the pages a read made resident, and the data is all still there.
+func TestTrimReleasesLargeFileKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "big.db")
 	db, err := storage.Open(path, "b")
 	require.NoError(t, err)
 	defer db.Close()
 	value := bytes.Repeat([]byte("x"), 64<<10)
-	const n = 320 // 20 MiB
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("b"))
-		for i := range n {
-			if err := b.Put(storage.Uint64Key(uint64(i)), value); err != nil {
-				return err
+	n := 0
+	put := func(to int) {
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			for ; n < to; n++ {
+				if err := tx.Bucket([]byte("b")).Put(storage.Uint64Key(uint64(n)), value); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	}))
+			return nil
+		}))
+	}
 	readAll := func() {
 		require.NoError(t, db.View(func(tx *bolt.Tx) error {
 			c, got := tx.Bucket([]byte("b")).Cursor(), 0
@@ -72,52 +75,20 @@ func TestReleaseMappedKeepsDataDropsResidentPages(t *testing.T) {
 			return nil
 		}))
 	}
-	readAll()
-	before := mappedRSS(t, path)
-	require.Greater(t, before, int64(16<<20), "reading 20 MiB through the mapping makes it resident")
-	require.NoError(t, db.ReleaseMapped())
-	after := mappedRSS(t, path)
-	require.Less(t, after, int64(1<<20), "released: %d bytes still resident", after)
-	readAll() // the data is all still there
-}
-
-// Trim releases like ReleaseMapped once the file is TrimMinSize or more.
-func TestTrimThrottledAndSized(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "trim.db")
-	db, err := storage.Open(path, "b")
-	require.NoError(t, err)
-	defer db.Close()
-	value := bytes.Repeat([]byte("y"), 64<<10)
-	put := func(from, to int) {
-		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-			for i := from; i < to; i++ {
-				if err := tx.Bucket([]byte("b")).Put(storage.Uint64Key(uint64(i)), value); err != nil {
-					return err
-				}
-			}
-			return nil
-		}))
-	}
-	readAll := func() {
-		require.NoError(t, db.View(func(tx *bolt.Tx) error {
-			return tx.Bucket([]byte("b")).ForEach(func(_, v []byte) error {
-				require.Equal(t, value, v)
-				return nil
-			})
-		}))
-	}
-	put(0, 64) // 4 MiB: under TrimMinSize, left mapped
+	put(64) // 4 MiB: under TrimMinSize, left mapped
 	readAll()
 	small := mappedRSS(t, path)
 	require.Greater(t, small, int64(2<<20))
-	time.Sleep(storage.TrimEvery)
 	db.Trim()
 	require.GreaterOrEqual(t, mappedRSS(t, path), small, "a small file is not trimmed")
 
-	put(64, 400) // 25 MiB
+	put(320) // 20 MiB
 	readAll()
+	before := mappedRSS(t, path)
+	require.Greater(t, before, int64(16<<20), "reading 20 MiB through the mapping makes it resident")
 	time.Sleep(storage.TrimEvery)
 	db.Trim()
-	require.Less(t, mappedRSS(t, path), int64(1<<20), "a large file is released")
-	readAll()
+	after := mappedRSS(t, path)
+	require.Less(t, after, int64(1<<20), "released: %d bytes still resident", after)
+	readAll() // the data is all still there
 }

@@ -2,7 +2,5 @@
 
 package storage
 
-// ReleaseMapped does nothing outside Linux.
-func (db *DB) ReleaseMapped() error { return nil }
-
+// releaseMapped does nothing outside Linux.
 func releaseMapped(uintptr, int64) error { return nil }

@@ -112,7 +112,7 @@ const (
 	TrimEvery   = 20 * time.Millisecond
 )
 
-// Trim releases the file's mapped pages (ReleaseMapped) when the file is
+// Trim releases the file's mapped pages (see releaseMapped) when the file is
 // at least TrimMinSize and the last release is TrimEvery ago or more. A
 // caller that just read or rewrote many pages (a window of a backlog, a
 // commit of many acknowledgements) calls it, so the resident memory a large
