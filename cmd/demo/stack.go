@@ -95,11 +95,12 @@ func pickPorts(out io.Writer, want []namedPort) ([]int, error) {
 	}()
 	ports := make([]int, len(want))
 	for i, w := range want {
-		l, err := net.Listen("tcp", hostPort(w.port))
-		if err != nil || w.port == 0 {
-			if l != nil {
-				_ = l.Close()
-			}
+		var l net.Listener
+		err := errors.New("no port set")
+		if w.port != 0 {
+			l, err = net.Listen("tcp", hostPort(w.port))
+		}
+		if err != nil {
 			// A free port outside the kernel's ephemeral range: one the
 			// kernel handed out could go to an outgoing connection before
 			// the service binds it.
